@@ -1,0 +1,53 @@
+"""advkit: a plugin-based adversarial-robustness toolkit for PyTorch.
+
+Public API (imported lazily, so `import advkit` and the CLI's listings stay free of torch):
+`hookimpl`, `Attack`, `AttackResult`, `Defense`, `Analysis`, `Report`, `Model`, `Dataset`,
+`DataSource`, `attack`, `get_attack`, `load_model`, `load_data`, `save_model`, `train`,
+`TrainConfig`, `Lazy` and `source_class` (for plugins that describe classes from source),
+`check_common` (shared parameter range checks), and the exceptions `AdvkitError`, `UsageError`, `DataError`, `ModelError`,
+`PluginError`, `AttackContractError`.
+"""
+
+from importlib import import_module
+
+from .errors import AdvkitError, AttackContractError, DataError, ModelError, PluginError, UsageError
+from .plugins import hookimpl
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Attack": "advkit.attack",
+    "AttackResult": "advkit.attack",
+    "Defense": "advkit.defense",
+    "Analysis": "advkit.analysis",
+    "Report": "advkit.analysis",
+    "Model": "advkit.models",
+    "load_model": "advkit.models",
+    "Dataset": "advkit.data",
+    "DataSource": "advkit.data",
+    "load_data": "advkit.data",
+    "attack": "advkit.api",
+    "get_attack": "advkit.api",
+    "train": "advkit.training",
+    "TrainConfig": "advkit.training",
+    "Lazy": "advkit.plugins",
+    "source_class": "advkit.introspect",
+    "check_common": "advkit.api",
+}
+_RENAMED = {"save_model": ("advkit.checkpoints", "save")}
+
+__all__ = ["hookimpl", "__version__", "AdvkitError", "AttackContractError", "DataError", "ModelError",
+           "PluginError", "UsageError", *_LAZY, *_RENAMED]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    if name in _RENAMED:
+        module, attr = _RENAMED[name]
+        return getattr(import_module(module), attr)
+    raise AttributeError(f"module 'advkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

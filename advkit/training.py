@@ -1,0 +1,144 @@
+"""The one training loop (defenses reuse it): progress bar, a checkpoint per epoch, exact resume.
+
+Every epoch reseeds all generators from (seed, epoch), so a run resumed from its epoch checkpoint
+ends with exactly the weights of an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .atomic import atomic_path
+from .errors import UsageError
+from .seeding import seed_everything
+
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run."""
+
+    epochs: int = 10
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    seed: int = 0
+    optimizer: str = "adam"
+    momentum: float = 0.9
+
+    def check(self) -> None:
+        if self.epochs < 0:
+            raise UsageError(f"--epochs must be >= 0, got {self.epochs}")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise UsageError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise UsageError(f"--optimizer must be adam or sgd, got {self.optimizer!r}")
+
+
+def cross_entropy(model, x, y):
+    """The default loss: cross-entropy on the model's logits."""
+    return F.cross_entropy(model(x), y)
+
+
+def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = cross_entropy,
+          checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None, tag: str = "train") -> list[dict]:
+    """Train `model` in place on `x, y`; returns per-epoch history (loss, accuracy, seconds).
+
+    With `checkpoint`, the full training state is written atomically after every epoch and
+    `resume=True` continues from it. `stop_after` ends the run after that many epochs in this
+    call (to test interruption). `tag` labels the progress bar and the checkpoint's config.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    config.check()
+    device = next(model.parameters()).device
+    optimizer = _optimizer(model, config)
+    history: list[dict] = []
+    start_epoch = 0
+    if resume:
+        start_epoch, history = _restore(checkpoint, model, optimizer, config, tag)
+    epochs_run = 0
+    for epoch in range(start_epoch, config.epochs):
+        if stop_after is not None and epochs_run >= stop_after:
+            break
+        seed_everything(config.seed * 100_003 + epoch)
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        model.train()
+        started, total, seen = time.perf_counter(), 0.0, 0
+        batches = range(0, len(x), config.batch_size)
+        bar = tqdm(batches, desc=f"{tag} epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        for start in bar:
+            index = order[start:start + config.batch_size]
+            xb, yb = x[index].to(device), y[index].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model, xb, yb)
+            if not torch.isfinite(loss):
+                raise UsageError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+            seen += len(index)
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        model.eval()
+        history.append({"epoch": epoch + 1, "loss": total / max(seen, 1),
+                        "seconds": round(time.perf_counter() - started, 3)})
+        epochs_run += 1
+        if checkpoint is not None:
+            _save_state(checkpoint, model, optimizer, config, tag, epoch + 1, history)
+    model.eval()
+    return history
+
+
+def _optimizer(model, config: TrainConfig):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _save_state(path, model, optimizer, config, tag, epoch, history) -> None:
+    state = {"epoch": epoch, "tag": tag, "config": asdict(config), "history": history,
+             "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _restore(path, model, optimizer, config, tag) -> tuple[int, list[dict]]:
+    if path is None or not Path(path).is_file():
+        raise UsageError(f"nothing to resume: no checkpoint at {path}")
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"cannot resume from {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    saved = dict(state.get("config", {}))
+    current = asdict(config)
+    changed = [k for k in current if k != "epochs" and saved.get(k) != current[k]]
+    if state.get("tag") != tag or changed:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed) or f"stage {state.get('tag')!r}"
+        raise UsageError(f"checkpoint {path} belongs to a different run ({detail}); drop --resume to start over")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["epoch"]), list(state.get("history", []))
+
+
+def evaluate_accuracy(model, x, y, batch_size: int = 512) -> float:
+    """Clean accuracy of `model` on `x, y`."""
+    from .attack import predict
+
+    if len(x) == 0:
+        return 0.0
+    return float((predict(model, x, batch_size) == y.cpu()).float().mean())
