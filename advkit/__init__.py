@@ -4,10 +4,13 @@ Public API (imported lazily, so `import advkit` and the CLI's listings stay free
 `hookimpl`, `Attack`, `AttackResult`, `Defense`, `Analysis`, `Report`, `Model`, `Dataset`,
 `DataSource`, `attack`, `get_attack`, `load_model`, `load_data`, `save_model`, `train`,
 `TrainConfig`, `Lazy` and `source_class` (for plugins that describe classes from source),
-`check_common` (shared parameter range checks), and the exceptions `AdvkitError`, `UsageError`, `DataError`, `ModelError`,
+`check_common` (shared parameter range checks), `pyplot` and `image` (figures for reports),
+`predict` and `choose_targets` (predicted classes, target labels), and the exceptions `AdvkitError`, `UsageError`, `DataError`, `ModelError`,
 `PluginError`, `AttackContractError`.
 """
 
+import sys
+import types
 from importlib import import_module
 
 from .errors import AdvkitError, AttackContractError, DataError, ModelError, PluginError, UsageError
@@ -33,6 +36,21 @@ _LAZY = {
     "Lazy": "advkit.plugins",
     "source_class": "advkit.introspect",
     "check_common": "advkit.api",
+    "evaluate": "advkit.evaluate",
+    "make_attack": "advkit.api",
+    "logits_of": "advkit.attack",
+    "make_activation": "advkit.activations",
+    "AdversarialLoss": "advkit.adversarial_loss",
+    "defend": "advkit.defending",
+    "make_defense": "advkit.defending",
+    "pyplot": "advkit.report",
+    "image": "advkit.report",
+    "predict": "advkit.attack",
+    "choose_targets": "advkit.targets",
+    "to_art": "advkit.interop",
+    "from_art": "advkit.interop",
+    "LibraryAttack": "advkit.wrapping",
+    "library_class": "advkit.wrapping",
 }
 _RENAMED = {"save_model": ("advkit.checkpoints", "save")}
 
@@ -51,3 +69,15 @@ def __getattr__(name):
 
 def __dir__():
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """Keeps `advkit.attack` the function: importing the submodule `advkit.attack` must not replace it."""
+
+    def __setattr__(self, name, value):
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -51,7 +51,12 @@ class ELU(nn.ELU):
 
 
 def make_activation(name: str) -> nn.Module:
-    """A fresh activation module registered under `name`."""
+    """A fresh activation module registered under `name`; unknown names get a UsageError listing the valid ones."""
+    from .errors import UsageError
     from .plugins import registry
 
-    return registry().lookup("activations", name).cls()
+    try:
+        return registry().lookup("activations", name).cls()
+    except UsageError as exc:
+        valid = ", ".join(sorted({r.name for r in registry().all("activations")}))
+        raise UsageError(f"{exc}; valid: {valid}") from None

@@ -20,11 +20,13 @@ class Analysis:
 
     The constructor's signature is the parameter schema, as for attacks. An analysis that
     compares several models (`--model` repeated) sets `multi_model = True` and receives a list
-    of models as `model`.
+    of models as `model`. An analysis that trains its own models from the data (like
+    `tilt-sweep`) sets `needs_model = False` and receives `model=None`.
     """
 
     name: str = ""
     multi_model: bool = False
+    needs_model: bool = True
 
     def run(self, model, data) -> Report:
         """Analyse `model` (an advkit `Model`) on `data` (an `advkit.Dataset`)."""

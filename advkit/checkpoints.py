@@ -112,10 +112,13 @@ def _read(path: Path) -> tuple[dict, dict]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        unsafe = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
+        if not unsafe:
+            raise ModelError(f"cannot read checkpoint {path}: not a weights-only torch file "
+                             "(advkit never unpickles arbitrary objects)") from None
         raise ModelError(
-            f"refused to load {path}: it is not a weights-only checkpoint and unpickling it could run "
-            f"code ({first[:160]}); save weights with advkit (safetensors) instead"
+            f"refused to load {path}: unpickling it would run code ({unsafe[0][:160]}); "
+            "advkit loads only weights (safetensors, or weights-only torch files)"
         ) from None
     except Exception as exc:
         raise ModelError(f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:200]}") from None

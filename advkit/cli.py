@@ -12,6 +12,7 @@ import sys
 import click
 
 from . import __version__
+from .commands.analyze import analyze_command
 from .commands.attack import attack_command
 from .commands.download import download_command
 from .commands.listing import list_command
@@ -19,7 +20,7 @@ from .commands.plugins import plugins_command
 from .commands.train import train_command
 from .errors import AdvkitError
 
-COMMANDS = [attack_command, train_command, list_command, plugins_command, download_command]
+COMMANDS = [attack_command, train_command, list_command, plugins_command, download_command, analyze_command]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -46,7 +47,7 @@ def _add_plugin_commands() -> None:
         except Exception as exc:
             if strict():
                 raise
-            reg.infos[impl.plugin_name].error = f"register_commands failed: {type(exc).__name__}: {exc}"
+            reg.infos[impl.plugin_name].errors.append(f"register_commands failed: {type(exc).__name__}: {exc}")
 
 
 def debug() -> bool:

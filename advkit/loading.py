@@ -40,13 +40,13 @@ def load_inputs(model_spec: str | None, data_spec: str | None, *, split: str = "
     else:
         model = load_model(model_spec, input_shape=data.input_shape, num_classes=data.num_classes,
                            bounds=bounds, mean=mean, std=std, class_names=data.class_names, device=torch_device)
-        if warn_untrained and is_fresh(model_spec):
-            print(f"advkit: warning: model {model_spec!r} has fresh random weights; "
-                  "train it first with `advkit train`", file=sys.stderr)
     if tuple(model.input_shape) != tuple(data.input_shape):
         raise DataError(f"model expects inputs of shape {list(model.input_shape)}, "
                         f"data {data_spec!r} has {list(data.input_shape)}")
     validate(data, bounds=model.bounds, num_classes=model.num_classes)
+    if warn_untrained and is_fresh(model_spec):
+        print(f"advkit: warning: model {model_spec!r} has fresh random weights; "
+              "train it first with `advkit train`", file=sys.stderr)
     return Inputs(model.eval(), data, model_spec, torch_device)
 
 

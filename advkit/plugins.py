@@ -120,7 +120,11 @@ class PluginInfo:
     module: str
     version: str | None = None
     hooks: list[str] = field(default_factory=list)
-    error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.errors) or None
 
 
 class Registry:
@@ -146,7 +150,7 @@ class Registry:
             except Exception as exc:  # a broken plugin must not break the others
                 if strict():
                     raise
-                self.infos[plugin].error = f"register_{kind} failed: {type(exc).__name__}: {exc}"
+                self.infos[plugin].errors.append(f"register_{kind} failed: {type(exc).__name__}: {exc}")
 
     def _add(self, kind: str, cls: type | Lazy, plugin: str) -> None:
         name = getattr(cls, "name", None)
@@ -230,7 +234,7 @@ def _load() -> Registry:
         except Exception as exc:
             if strict():
                 raise
-            info.error = f"{type(exc).__name__}: {exc}"
+            info.errors.append(f"{type(exc).__name__}: {exc}")
     for name, info in infos.items():
         plugin = pm.get_plugin(name)
         if plugin is not None:

@@ -28,10 +28,10 @@ def float_list(count: int | None = None):
     return convert
 
 
-def model_options(f):
-    """--model, --bounds, --mean, --std."""
-    @click.option("--model", "model_spec", metavar="SPEC", default=None,
-                  help="Zoo name (cnn, mlp:hidden=100-100, ...), checkpoint (.safetensors/.pt), TorchScript "
+def model_options(f, multiple: bool = False):
+    """--model, --bounds, --mean, --std; with `multiple`, --model repeats and arrives as `model_specs`."""
+    @click.option("--model", "model_specs" if multiple else "model_spec", metavar="SPEC", multiple=multiple,
+                  default=None, help="Zoo name (cnn, mlp:hidden=100-100, ...), checkpoint (.safetensors/.pt), TorchScript "
                        "file, or file.py:func / package.module:func. Default: the cached digits CNN.")
     @click.option("--bounds", metavar="LO,HI", callback=float_list(2), default=None,
                   help="Input bounds of the model (default 0,1).")

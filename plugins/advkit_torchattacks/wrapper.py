@@ -1,29 +1,104 @@
-"""One advkit attack class per torchattacks attack, generated from a catalogue table."""
+"""One advkit attack class per torchattacks attack, generated from a catalogue table.
+
+torchattacks assumes inputs in [0, 1]. The wrapper rescales inputs of models with other bounds
+into [0, 1] and converts the parameters measured in input units with them: a parameter with
+unit power `k` is divided by `(high - low) ** k` (eps, step sizes and noise: 1; C&W-style
+constants that weigh a squared distance against the loss: 2).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import advkit
 
-# Parameters measured in input units: rescaled when the model's bounds are not [0, 1].
-PIXEL_PARAMS = ("eps", "alpha")
+STEP = {"eps": 1, "alpha": 1}
+# Constructor arguments advkit supplies itself: from the model, or fixed so stdout stays clean.
+FROM_MODEL = ("n_classes",)
+FIXED = {"verbose": False}
 
 
 @dataclass(frozen=True)
 class Spec:
-    """How advkit exposes one torchattacks class."""
+    """How advkit exposes one torchattacks class (`cls`); its advkit name is `cls.lower()`.
 
-    name: str
+    `norm`: the advkit norm, or None when the attack's own `norm` argument decides (`norms`
+    lists the values accepted). `units`: parameters in input units and their power.
+    `ball`: the parameter bounding the perturbation when it is not `eps`. `rgb`: torchattacks
+    filters 3 channels; grey inputs are run as three equal channels. `true_labels`: targeted
+    mode through a target map so the attack also sees the true labels (its by-label mode is broken).
+    `needs_targets`: the attack only works toward a target; untargeted runs aim at (y + 1) mod K.
+    `quick_params`: reduced iterations for the conformance check (`advkit.testing`).
+    """
+
     cls: str
-    module: str
-    norm: str | None
+    norm: str | None = "Linf"
     targeted: bool = True
+    black_box: bool = False
+    units: dict = field(default_factory=lambda: STEP)
+    norms: tuple = ()
+    ball: str = "eps"
+    rgb: bool = False
+    true_labels: bool = False
+    needs_targets: bool = False
+    quick_params: dict = field(default_factory=dict)
 
+    @property
+    def name(self) -> str:
+        return self.cls.lower()
+
+
+_LP = ("Linf", "L2")
+_NOISE = {**STEP, "noise_sd": 1}
+_EAD = {"initial_const": 2, "beta": 1}
+_STEPS = {"steps": 2}
 
 CATALOGUE = [
-    Spec("fgsm", "FGSM", "fgsm", "Linf"),
-    Spec("pgd", "PGD", "pgd", "Linf"),
+    # Linf
+    Spec("FGSM"),
+    Spec("BIM", quick_params=_STEPS),
+    Spec("RFGSM", quick_params=_STEPS),
+    Spec("PGD", quick_params=_STEPS),
+    Spec("EOTPGD", quick_params=_STEPS),
+    Spec("FFGSM"),
+    Spec("TPGD", targeted=False, quick_params=_STEPS),
+    Spec("MIFGSM", quick_params=_STEPS),
+    Spec("UPGD", quick_params=_STEPS),
+    Spec("APGD", None, targeted=False, norms=_LP, quick_params=_STEPS),
+    Spec("APGDT", None, targeted=False, norms=_LP, quick_params=_STEPS),
+    Spec("DIFGSM", quick_params=_STEPS),
+    Spec("TIFGSM", rgb=True, quick_params={"steps": 2, "len_kernel": 3}),
+    Spec("Jitter", quick_params=_STEPS),
+    Spec("NIFGSM", quick_params=_STEPS),
+    Spec("PGDRS", units=_NOISE, quick_params={"steps": 2, "noise_batch_size": 2}),
+    Spec("SINIFGSM", quick_params={"steps": 2, "m": 2}),
+    Spec("VMIFGSM", quick_params={"steps": 2, "N": 2}),
+    Spec("VNIFGSM", quick_params={"steps": 2, "N": 2}),
+    Spec("SPSA", black_box=True, units={"eps": 1, "delta": 1, "lr": 1},
+          quick_params={"nb_sample": 16, "max_batch_size": 16}),
+    Spec("PIFGSM", targeted=False, units={"max_epsilon": 1}, ball="max_epsilon", rgb=True,
+          quick_params={"num_iter_set": 2}),
+    Spec("PIFGSMPP", units={"max_epsilon": 1}, ball="max_epsilon", rgb=True,
+          quick_params={"num_iter_set": 2}),
+    # L2
+    Spec("CW", "L2", units={"c": 2}, quick_params={"steps": 5, "lr": 0.1}),
+    Spec("PGDL2", "L2", quick_params=_STEPS),
+    Spec("PGDRSL2", "L2", units=_NOISE, quick_params={"steps": 2, "noise_batch_size": 2}),
+    Spec("DeepFool", "L2", targeted=False, units={}, quick_params={"steps": 3}),
+    Spec("EADEN", "L2", units=_EAD, quick_params={"binary_search_steps": 2, "max_iterations": 5}),
+    # L1
+    Spec("EADL1", "L1", units=_EAD, quick_params={"binary_search_steps": 2, "max_iterations": 5}),
+    # L0
+    Spec("SparseFool", "L0", targeted=False, units={}, quick_params={"steps": 2}),
+    Spec("OnePixel", "L0", black_box=True, units={}, quick_params={"steps": 2, "popsize": 4}),
+    Spec("Pixle", "L0", black_box=True, units={}, quick_params={"restarts": 2, "max_iterations": 2}),
+    Spec("JSMA", "L0", units={"theta": 1}, needs_targets=True),
+    # Linf or L2, chosen by the attack's `norm` argument
+    Spec("FAB", None, norms=_LP, true_labels=True, quick_params=_STEPS),
+    Spec("Square", None, black_box=True, norms=_LP, quick_params={"n_queries": 20}),
+    Spec("AutoAttack", None, targeted=False, norms=_LP, quick_params={"version": "rand"}),
+    # no norm: Gaussian noise, a baseline
+    Spec("GN", None, black_box=True, units={"std": 1}),
 ]
 
 
@@ -35,54 +110,91 @@ class TorchattacksAttack(advkit.Attack):
     def __init__(self, model, **params):
         super().__init__(model)
         defaults = {name: p.default for name, p in self.signature().parameters.items()}
+        unknown = set(params) - set(defaults)
+        if unknown:
+            raise advkit.UsageError(f"attack {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}")
         self.params = {**defaults, **params}
+        norm = self.params.get("norm")
+        if self.spec.norms and norm not in self.spec.norms:
+            raise advkit.UsageError(f"attack {self.name!r}: norm must be one of {', '.join(self.spec.norms)}, "
+                                    f"got {norm!r}")
         for key, value in self.params.items():
             setattr(self, key, value)
+        if self.spec.ball != "eps":
+            self.eps = self.params[self.spec.ball]
 
     @classmethod
     def signature(cls):
-        import inspect
+        sig = advkit.source_class(f"torchattacks.attacks.{cls.spec.name}", cls.spec.cls).signature
+        hidden = {"self", "model", *FROM_MODEL, *FIXED}
+        return sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in hidden])
 
-        sig = advkit.source_class(f"torchattacks.attacks.{cls.spec.module}", cls.spec.cls).signature
-        return sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in ("self", "model")])
+    def library_params(self) -> dict:
+        """The constructor arguments of the torchattacks class, in [0, 1] units."""
+        lo, hi = self.bounds
+        scale = hi - lo
+        params = {k: (v / scale ** self.spec.units[k] if k in self.spec.units and _is_number(v) else v)
+                  for k, v in self.params.items()}
+        defaults = advkit.source_class(f"torchattacks.attacks.{self.spec.name}", self.spec.cls).signature.parameters
+        params.update({k: v for k, v in FIXED.items() if k in defaults})
+        params.update({k: self.model.num_classes for k in FROM_MODEL if k in defaults})
+        return params
 
     def perturb(self, x, y, targets=None):
         import torchattacks
 
         lo, hi = self.bounds
-        scale = hi - lo
-        net = self.model if (lo, hi) == (0.0, 1.0) else _Rescaled(self.model, lo, scale)
-        params = {k: (v / scale if k in PIXEL_PARAMS and isinstance(v, (int, float)) else v)
-                  for k, v in self.params.items()}
-        attack = getattr(torchattacks, self.spec.cls)(net, **params)
+        unit = (lo, hi) == (0.0, 1.0)
+        net = self.model if unit else _Composed(self.model, lambda z: lo + (hi - lo) * z)
+        x_unit = x if unit else (x - lo) / (hi - lo)
+        channels = x.shape[1]
+        if self.spec.rgb and channels != 3:
+            if channels != 1:
+                raise advkit.UsageError(f"attack {self.name!r} needs 1 or 3 input channels, got {channels}")
+            net, x_unit = _Composed(net, lambda z: z.mean(1, keepdim=True)), x_unit.expand(-1, 3, -1, -1)
+        attack = getattr(torchattacks, self.spec.cls)(net, **self.library_params())
+        if targets is None and self.spec.needs_targets:
+            targets = (y + 1) % self.model.num_classes
         labels = y
-        if targets is not None:
+        if targets is not None and self.spec.true_labels:
+            attack.set_mode_targeted_by_function(lambda inputs, labels: targets, quiet=True)
+        elif targets is not None:
             attack.set_mode_targeted_by_label(quiet=True)
             labels = targets
-        x_unit = (x - lo) / scale
-        return lo + scale * attack(x_unit, labels)
+        x_adv = attack(x_unit, labels)
+        if x_adv.shape[1] != channels:
+            x_adv = x_adv.mean(1, keepdim=True)
+        return x_adv if unit else lo + (hi - lo) * x_adv
 
 
-def _Rescaled(model, lo, scale):
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _Composed(model, transform):
+    """`model` applied to `transform(inputs)`, as a module (torchattacks reads its parameters)."""
     import torch
 
-    class Rescaled(torch.nn.Module):
+    class Composed(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.inner = model
 
         def forward(self, z):
-            return self.inner(lo + scale * z)
+            return self.inner(transform(z))
 
-    return Rescaled()
+    return Composed()
 
 
 def make_class(spec: Spec) -> type:
     """A registered advkit attack class for one catalogue entry."""
-    source = advkit.source_class(f"torchattacks.attacks.{spec.module}", spec.cls)
+    source = advkit.source_class(f"torchattacks.attacks.{spec.name}", spec.cls)
     doc = source.doc.strip().splitlines()
-    attrs = {"name": spec.name, "norm": spec.norm, "spec": spec, "__module__": __name__,
+    attrs = {"name": spec.name, "norm": spec.norm, "black_box": spec.black_box, "targeted": spec.targeted,
+             "spec": spec, "quick_params": dict(spec.quick_params), "__module__": __name__,
              "__doc__": f"torchattacks.{spec.cls}: {doc[0] if doc else spec.cls}"}
+    if spec.norms:
+        attrs["norm"] = source.signature.parameters["norm"].default
     if not spec.targeted:
         attrs["perturb"] = lambda self, x, y: TorchattacksAttack.perturb(self, x, y)
     return type(spec.cls, (TorchattacksAttack,), attrs)

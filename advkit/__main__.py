@@ -1,0 +1,5 @@
+"""`python -m advkit` is the `advkit` command."""
+
+from .cli import run
+
+run()

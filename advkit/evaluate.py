@@ -1,0 +1,316 @@
+"""Robust accuracy over epsilons: a cascade of attacks, the per-example worst case, and its cost.
+
+A sample counts as robust at eps only if it is classified correctly and no attack found an
+adversarial example for it at eps or at any smaller eps (a smaller ball lies inside the larger
+one). The cascade therefore runs each attack, eps by eps in ascending order, only on the samples
+still robust; `cascade=False` runs every attack on every sample, as the reference. Both give the
+same worst case whenever an attack's result on a sample does not depend on the other samples in
+its batch (random starts drawn for the whole batch make both runs equally valid, different draws).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .errors import UsageError
+
+DEFAULT_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
+DEFAULT_EPS = {"Linf": (0.0, 0.05, 0.1, 0.2, 0.3), "L2": (0.0, 0.5, 1.0, 2.0)}
+EVAL_NORMS = ("Linf", "L2")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One attack of a suite: a registered name and fixed parameters (eps is set per run)."""
+
+    name: str
+    params: tuple = ()
+
+    @property
+    def label(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.name}({args})" if args else self.name
+
+
+def parse_attacks(text: str) -> list[AttackSpec]:
+    """`"pgd:steps=20,alpha=0.01,apgd:loss=dlr"` -> specs; a bare `key=value` extends the previous attack."""
+    specs: list[tuple[str, list]] = []
+    for token in filter(None, (t.strip() for t in text.split(","))):
+        name, sep, rest = token.partition(":")
+        if "=" in name:
+            if not specs:
+                raise UsageError(f"--attacks: {token!r} has no attack name before it (write NAME:key=value)")
+            specs[-1][1].append(_pair(token))
+        else:
+            specs.append((name.strip(), [_pair(p) for p in rest.split(":") if p.strip()] if sep else []))
+    if not specs:
+        raise UsageError("--attacks is empty")
+    out = [AttackSpec(name, tuple(params)) for name, params in specs]
+    if len({s.label for s in out}) != len(out):
+        raise UsageError(f"--attacks names the same attack twice: {text!r}")
+    return out
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--attacks: attack parameters are written key=value, got {text!r}")
+    if key.strip() == "eps":
+        raise UsageError("--attacks: set eps with --eps, not per attack")
+    return key.strip(), value.strip()
+
+
+def as_specs(attacks) -> list[AttackSpec]:
+    """Specs from a string, a list of names / `AttackSpec`s / `(name, params)` pairs, or None (default suite)."""
+    if attacks is None:
+        return parse_attacks(DEFAULT_SUITE)
+    if isinstance(attacks, str):
+        return parse_attacks(attacks)
+    out = []
+    for item in attacks:
+        if isinstance(item, AttackSpec):
+            out.append(item)
+        elif isinstance(item, str):
+            out.extend(parse_attacks(item))
+        else:
+            name, params = item
+            out.append(AttackSpec(name, tuple(dict(params).items())))
+    return out
+
+
+def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **overrides):
+    """An attack instance for `spec` at `eps`: the norm, class count and a PGD step size follow eps.
+
+    `alpha` (when the attack has one and it was not given) is 2.5 * eps / steps, Madry et al.'s rule.
+    """
+    from .api import get_attack, make_attack
+    from .params import parameters
+
+    try:
+        cls = get_attack(spec.name)
+    except UsageError as exc:
+        raise UsageError(f"evaluation attack {spec.label!r} is not available: {exc} "
+                         "(see `advkit list attacks`, or choose the suite with --attacks)") from None
+    schema = {p.name: p.default for p in parameters(cls)}
+    params = {**dict(spec.params), **overrides}
+    if "eps" not in schema:
+        raise UsageError(f"attack {spec.label!r} has no eps parameter, so it cannot be evaluated over epsilons")
+    params["eps"] = eps
+    if "norm" in schema:
+        params.setdefault("norm", norm)
+    if "n_classes" in schema:
+        params.setdefault("n_classes", model.num_classes)
+    if "alpha" in schema and "alpha" not in params:
+        steps = int(params.get("steps", schema.get("steps") or 1))
+        params["alpha"] = 2.5 * eps / max(1, steps)
+    attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
+    if attack.norm != norm:
+        raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "
+                         f"the evaluation in {norm} (choose --norm {attack.norm} or another attack)")
+    return attack, bound
+
+
+class PassCounter:
+    """Counts samples through the model's forward pass, and gradients flowing back through its output."""
+
+    def __init__(self, model):
+        self.model = model
+        self.forward = 0
+        self.backward = 0
+        self.seconds = 0.0
+
+    def __enter__(self):
+        self._handle = self.model.register_forward_hook(self._on_forward)
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds += time.perf_counter() - self._started
+        self._handle.remove()
+
+    def _on_forward(self, module, inputs, output):
+        count = int(output.shape[0])
+        self.forward += count
+        if output.requires_grad:
+            output.register_hook(lambda grad: self._on_backward(count))
+
+    def _on_backward(self, count: int) -> None:
+        self.backward += count
+
+    def cost(self) -> dict:
+        return {"seconds": round(self.seconds, 4), "forward": self.forward, "backward": self.backward}
+
+
+@dataclass
+class Evaluation:
+    """Everything `evaluate` measured; `summary()` is the JSON form, the tensors feed the reports."""
+
+    attacks: list[str]
+    params: dict
+    norm: str
+    eps: list[float]
+    cascade: bool
+    seed: int
+    device: str
+    clean_accuracy: float
+    worst_case: dict
+    per_attack: dict
+    cost: dict
+    x: object = None
+    y: object = None
+    clean_pred: object = None
+    adversarial: dict = field(default_factory=dict)
+    sizes: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    sanity_cost: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.y)
+
+    def summary(self) -> dict:
+        return {
+            "n": self.n, "norm": self.norm, "eps": self.eps,
+            "mode": "cascade" if self.cascade else "full",
+            "attacks": self.attacks, "params": self.params,
+            "clean_accuracy": self.clean_accuracy,
+            "worst_case": {_key(e): a for e, a in self.worst_case.items()},
+            "per_attack": {a: {_key(e): r for e, r in runs.items()} for a, runs in self.per_attack.items()},
+            "cost": self.cost,
+            "warnings": [w.to_dict() for w in self.warnings],
+            "sanity_cost": self.sanity_cost,
+            "seed": self.seed, "device": self.device,
+        }
+
+
+def _key(eps: float) -> str:
+    return f"{eps:g}"
+
+
+def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade: bool = True,
+             batch_size: int = 256, seed: int = 0, checks: bool = True, probe: int = 64,
+             progress: bool = False) -> Evaluation:
+    """Robust accuracy of `model` on `x, y` per attack and per eps, and the per-example worst case.
+
+    `attacks`: a suite string (`"pgd:steps=20,apgd:loss=dlr"`), a list of names, `AttackSpec`s or
+    `(name, params)` pairs; None runs the default suite (`DEFAULT_SUITE`). `eps`: a list of budgets
+    in input units (default `DEFAULT_EPS[norm]`); eps = 0 gives the clean accuracy without attacking.
+    `cascade=False` runs every attack on every sample (the reference the cascade's saving is measured
+    against). `checks` runs the sanity checks of `advkit.sanity` on `probe` samples.
+    """
+    import torch
+
+    from .api import check_batch
+    from .attack import logits_of
+    from .models import as_model
+
+    if norm not in EVAL_NORMS:
+        raise UsageError(f"--norm must be one of {', '.join(EVAL_NORMS)}, got {norm!r}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    model = as_model(model, input_shape=tuple(x.shape[1:]))
+    x = torch.as_tensor(x, dtype=torch.float32).cpu()
+    y = torch.as_tensor(y).long().cpu()
+    check_batch(model, x, y)
+    eps = sorted({float(e) for e in (DEFAULT_EPS[norm] if eps is None else eps)})
+    if not eps or eps[0] < 0:
+        raise UsageError(f"--eps needs one or more values >= 0, got {eps}")
+    specs = as_specs(attacks)
+    nonzero = [e for e in eps if e > 0]
+    instances = {(s, e): instantiate(s, model, e, norm, seed) for s in specs for e in nonzero}
+
+    clean_pred = logits_of(model, x, batch_size).argmax(1)
+    correct = clean_pred == y
+    robust = correct.clone()
+    clean_accuracy = _share(correct)
+    per_attack = {s.label: {} for s in specs}
+    sizes = {s.label: [] for s in specs}
+    worst_case, adversarial, runs = {}, {}, []
+    for e in eps:
+        for s in specs:
+            if e == 0:
+                per_attack[s.label][e] = {"ran_on": 0, "fooled": 0, "robust_accuracy": clean_accuracy}
+                continue
+            index = robust.nonzero().flatten() if cascade else torch.arange(len(y))
+            x_adv, pred, counter = _run(instances[(s, e)][0], model, x[index], y[index], batch_size, seed,
+                                        progress, f"{s.label} eps={e:g}")
+            fooled = pred != y[index]
+            fooled_mask = _mask(index[fooled], len(y))
+            runs.append((s.label, len(index), counter))
+            # cascade: robust after this attack and all before it; full: against this attack alone
+            after = (robust if cascade else correct) & ~fooled_mask
+            per_attack[s.label][e] = {"ran_on": len(index), "fooled": int(fooled.sum()),
+                                      "robust_accuracy": _share(after), **counter.cost()}
+            delta = (x_adv[fooled] - x[index[fooled]]).flatten(1)
+            sizes[s.label] += (delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)).tolist()
+            found = adversarial.setdefault(e, {})
+            for i, adv, p in zip(index[fooled].tolist(), x_adv[fooled], pred[fooled].tolist()):
+                if robust[i]:
+                    found[i] = (adv, p, s.label)
+            robust &= ~fooled_mask
+        worst_case[e] = _share(robust)
+    evaluation = Evaluation(
+        attacks=[s.label for s in specs],
+        params={s.label: {k: v for k, v in instances[(s, nonzero[0])][1].items() if k != "eps"} if nonzero
+                else dict(s.params) for s in specs},
+        norm=norm, eps=eps, cascade=cascade, seed=seed, device=str(model.device),
+        clean_accuracy=clean_accuracy, worst_case=worst_case, per_attack=per_attack,
+        cost=_cost(runs, len(y), cascade), x=x, y=y, clean_pred=clean_pred, adversarial=adversarial, sizes=sizes,
+    )
+    if checks:
+        from .sanity import run_checks
+
+        evaluation.warnings, evaluation.sanity_cost = run_checks(model, evaluation, specs, probe=probe,
+                                                                 batch_size=batch_size)
+    return evaluation
+
+
+def _run(attack, model, x, y, batch_size: int, seed: int, progress: bool, desc: str):
+    """Adversarial examples and their predictions for one attack, with the passes it cost."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .attack import predict
+    from .seeding import seed_everything
+
+    seed_everything(seed)
+    outputs = []
+    with PassCounter(model) as counter:
+        for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
+            outputs.append(attack(x[start:start + batch_size], y[start:start + batch_size]).cpu())
+        x_adv = torch.cat(outputs) if outputs else x.clone()
+        pred = predict(model, x_adv, batch_size) if len(x_adv) else y.clone()
+    return x_adv, pred, counter
+
+
+def _mask(index, n: int):
+    import torch
+
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[index] = True
+    return mask
+
+
+def _share(mask) -> float:
+    return float(mask.float().mean()) if len(mask) else 0.0
+
+
+def _cost(runs: list, n: int, cascade: bool) -> dict:
+    """Measured cost; and what every attack on every sample costs: measured in full mode, else
+    extrapolated from each attack's measured cost per sample it ran on."""
+    keys = ("seconds", "forward", "backward")
+    measured = {key: sum(c.cost()[key] for _, _, c in runs) for key in keys}
+    measured["seconds"] = round(measured["seconds"], 4)
+    if not cascade:
+        return {"mode": "full", "measured": measured}
+    full = dict.fromkeys(keys, 0.0)
+    for label in dict.fromkeys(label for label, _, _ in runs):
+        mine = [(ran_on, c.cost()) for name, ran_on, c in runs if name == label]
+        samples = sum(ran_on for ran_on, _ in mine)
+        for key in keys:
+            per_sample = sum(cost[key] for _, cost in mine) / samples if samples else 0.0
+            full[key] += per_sample * n * len(mine)
+    full = {key: round(v, 4) if key == "seconds" else int(round(v)) for key, v in full.items()}
+    saving = {key: round(1 - measured[key] / full[key], 4) if full[key] else 0.0 for key in keys}
+    return {"mode": "cascade", "measured": measured, "full_estimate": full, "saving": saving}

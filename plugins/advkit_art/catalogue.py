@@ -1,0 +1,115 @@
+"""The ART evasion attacks advkit exposes: one row per advkit attack name.
+
+Left out, because they do not apply to a plain PyTorch image classifier: adversarial patches and
+textures, DPatch/RobustDPatch, Overload, SNAL (object detectors); CarliniWagnerASR, ImperceptibleASR
+(audio); FrameSaliency, OverTheAirFlickering (video); LowProFool (tabular); DecisionTreeAttack,
+HighConfidenceLowUncertainty (trees, Gaussian processes); MalwareGD (TensorFlow malware);
+FeatureAdversaries (needs guide images, not labels); LaserAttack, GRAPHITE (need scene generators
+or patch geometry); CompositeAdversarialAttack (RGB only); TargetedUniversalPerturbation (has no
+untargeted mode); the ProjectedGradientDescent Numpy/PyTorch classes (what `pgd` dispatches to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How advkit exposes one ART attack class.
+
+    `fixed`: ART arguments advkit sets (hidden from the schema). `targets`: "flag" when ART takes
+    `targeted=True` with target labels as `y`, "labels" when `y` is always the target (untargeted
+    runs pass no labels), None without a targeted mode. `single`: ART handles one sample per call.
+    `probabilities`: the estimator must output probabilities. `hidden`/`shown`: ART arguments
+    removed from / kept in the schema beyond the usual plumbing. `quick`: reduced iterations for CI.
+    """
+
+    name: str
+    cls: str
+    module: str
+    norm: str | None
+    fixed: dict = field(default_factory=dict)
+    targets: str | None = "flag"
+    black_box: bool = False
+    single: bool = False
+    probabilities: bool = False
+    hidden: tuple[str, ...] = ()
+    shown: tuple[str, ...] = ()
+    quick: dict = field(default_factory=dict)
+
+
+PGD = "projected_gradient_descent.projected_gradient_descent"
+APGD = "auto_projected_gradient_descent"
+ACG = "auto_conjugate_gradient"
+
+CATALOGUE = [
+    Spec("fgsm", "FastGradientMethod", "fast_gradient", "Linf", {"norm": INF}),
+    Spec("fgm-l2", "FastGradientMethod", "fast_gradient", "L2", {"norm": 2}),
+    Spec("fgm-l1", "FastGradientMethod", "fast_gradient", "L1", {"norm": 1}),
+    Spec("bim", "BasicIterativeMethod", "iterative_method", "Linf", quick={"max_iter": 5}),
+    Spec("pgd", "ProjectedGradientDescent", PGD, "Linf", {"norm": INF}, quick={"max_iter": 5}),
+    Spec("pgd-l2", "ProjectedGradientDescent", PGD, "L2", {"norm": 2}, quick={"max_iter": 5}),
+    Spec("pgd-l1", "ProjectedGradientDescent", PGD, "L1", {"norm": 1}, quick={"max_iter": 5}),
+    Spec("mim", "MomentumIterativeMethod", "momentum_iterative_method", "Linf", {"norm": INF},
+         quick={"max_iter": 5}),
+    Spec("apgd", "AutoProjectedGradientDescent", APGD, "Linf", {"norm": INF},
+         quick={"max_iter": 5, "nb_random_init": 1}),
+    Spec("apgd-l2", "AutoProjectedGradientDescent", APGD, "L2", {"norm": 2},
+         quick={"max_iter": 5, "nb_random_init": 1}),
+    Spec("acg", "AutoConjugateGradient", ACG, "Linf", {"norm": INF}, quick={"max_iter": 5, "nb_random_init": 1}),
+    Spec("acg-l2", "AutoConjugateGradient", ACG, "L2", {"norm": 2}, quick={"max_iter": 5, "nb_random_init": 1}),
+    Spec("racg", "RescalingAutoConjugateGradient", "rescaling_auto_conjugate_gradient", "Linf", {"norm": INF},
+         quick={"max_iter": 5, "nb_random_init": 1}),
+    Spec("autoattack", "AutoAttack", "auto_attack", "Linf", {"norm": INF, "targeted": False}, targets=None,
+         hidden=("attacks", "estimator_orig", "parallel_pool_size")),
+    Spec("autoattack-l2", "AutoAttack", "auto_attack", "L2", {"norm": 2, "targeted": False}, targets=None,
+         hidden=("attacks", "estimator_orig", "parallel_pool_size")),
+    Spec("cw-l2", "CarliniL2Method", "carlini", "L2", quick={"binary_search_steps": 2, "max_iter": 5}),
+    Spec("cw-linf", "CarliniLInfMethod", "carlini", "Linf", quick={"max_iter": 5}),
+    Spec("cw-l0", "CarliniL0Method", "carlini", "L0", hidden=("mask",),
+         quick={"binary_search_steps": 2, "max_iter": 5}),
+    Spec("deepfool", "DeepFool", "deepfool", "L2", targets=None, quick={"max_iter": 5}),
+    Spec("newtonfool", "NewtonFool", "newtonfool", "L2", targets=None, quick={"max_iter": 5}),
+    Spec("elasticnet", "ElasticNet", "elastic_net", "L1", quick={"binary_search_steps": 2, "max_iter": 5}),
+    Spec("jsma", "SaliencyMapMethod", "saliency_map", "L0", targets="labels"),
+    Spec("universal-perturbation", "UniversalPerturbation", "universal_perturbation", "Linf", {"norm": INF},
+         targets=None, quick={"max_iter": 2}),
+    Spec("vat", "VirtualAdversarialMethod", "virtual_adversarial", "L2", targets=None, quick={"max_iter": 2}),
+    Spec("spatial-transformation", "SpatialTransformation", "spatial_transformation", None, targets=None),
+    Spec("hopskipjump", "HopSkipJump", "hop_skip_jump", "L2", {"norm": 2}, black_box=True,
+         quick={"max_iter": 2, "max_eval": 50, "init_eval": 10, "init_size": 20}),
+    Spec("hopskipjump-linf", "HopSkipJump", "hop_skip_jump", "Linf", {"norm": INF}, black_box=True,
+         quick={"max_iter": 2, "max_eval": 50, "init_eval": 10, "init_size": 20}),
+    Spec("boundary", "BoundaryAttack", "boundary", "L2", black_box=True,
+         quick={"max_iter": 5, "num_trial": 5, "sample_size": 5, "init_size": 20}),
+    Spec("geoda", "GeoDA", "geometric_decision_based_attack", "L2", {"norm": 2}, targets=None, black_box=True,
+         quick={"max_iter": 50, "sub_dim": 4}),
+    Spec("sign-opt", "SignOPTAttack", "sign_opt", "L2", black_box=True, hidden=("eval_perform",),
+         quick={"num_trial": 10, "max_iter": 5, "query_limit": 500, "k": 10}),
+    Spec("square", "SquareAttack", "square_attack", "Linf", {"norm": INF}, targets=None, black_box=True,
+         hidden=("adv_criterion", "loss"), quick={"max_iter": 10}),
+    Spec("square-l2", "SquareAttack", "square_attack", "L2", {"norm": 2}, targets=None, black_box=True,
+         hidden=("adv_criterion", "loss"), quick={"max_iter": 10}),
+    Spec("simba", "SimBA", "simba", "L2", black_box=True, single=True, probabilities=True,
+         quick={"max_iter": 20}),
+    Spec("zoo", "ZooAttack", "zoo", "L2", black_box=True, quick={"max_iter": 2, "nb_parallel": 8}),
+    Spec("pixel", "PixelAttack", "pixel_threshold", "L0", black_box=True, quick={"max_iter": 2, "th": 10}),
+    Spec("threshold", "ThresholdAttack", "pixel_threshold", "Linf", black_box=True,
+         quick={"max_iter": 2, "th": 10}),
+    Spec("wasserstein", "Wasserstein", "wasserstein", None,
+         quick={"max_iter": 5, "eps_iter": 2, "conjugate_sinkhorn_max_iter": 20,
+                "projected_sinkhorn_max_iter": 20}),
+    Spec("shadow", "ShadowAttack", "shadow_attack", None, single=True, shown=("batch_size",),
+         quick={"nb_steps": 5, "batch_size": 8}),
+]
+
+# Registered only when numba (which ART's implementation needs) is installed.
+NUMBA_CATALOGUE = [
+    Spec("brendel-bethge", "BrendelBethgeAttack", "brendel_bethge", "L2", {"norm": 2},
+         quick={"steps": 5, "binary_search_steps": 2}),
+    Spec("brendel-bethge-linf", "BrendelBethgeAttack", "brendel_bethge", "Linf", {"norm": INF},
+         quick={"steps": 5, "binary_search_steps": 2}),
+]
