@@ -1,7 +1,7 @@
 """ART interoperability: `to_art(model)` builds an ART `PyTorchClassifier`, `from_art(estimator)` an advkit Model.
 
 An advkit Model folds its normalization in and takes inputs inside its bounds, so `to_art` gives
-ART `clip_values` = bounds and no preprocessing. `from_art` keeps an estimator's `clip_values`
+ART `clip_values` = bounds and identity preprocessing (mean 0, std 1). `from_art` keeps an estimator's `clip_values`
 (bounds), its mean/std `preprocessing` (folded into the model), `nb_classes` and `input_shape`.
 An estimator without `clip_values` needs `bounds=(low, high)`: advkit never guesses input bounds.
 """
@@ -28,8 +28,10 @@ def to_art(model: Model, *, probabilities: bool = False):
                          f"got {type(model).__name__}")
     net = nn.Sequential(model, nn.Softmax(dim=1)) if probabilities else model
     device = model.device
+    # ART's identity preprocessing (0, 1) leaves normalization to the model and casts the float64
+    # arrays some ART attacks build to float32 (with preprocessing=None they reach the network as float64).
     options = dict(model=net, loss=nn.CrossEntropyLoss(), input_shape=tuple(model.input_shape),
-                   nb_classes=model.num_classes, clip_values=tuple(model.bounds), preprocessing=None,
+                   nb_classes=model.num_classes, clip_values=tuple(model.bounds), preprocessing=(0.0, 1.0),
                    channels_first=True, device_type="gpu" if device.type == "cuda" else "cpu")
     if device.type == "cuda":
         with torch.cuda.device(device):  # ART places the network on the current CUDA device

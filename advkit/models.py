@@ -156,7 +156,7 @@ def load_model(
     overrides = {k: v for k, v in dict(bounds=bounds, mean=mean, std=std).items() if v is not None}
     path = Path(spec)
     if path.suffix in checkpoints.SUFFIXES or path.exists():
-        model = checkpoints.load(path, **overrides)
+        model = checkpoints.load(path, input_shape=input_shape, **overrides)
     else:
         if input_shape is None:
             raise UsageError(f"model {spec!r} needs data to know its input shape")
@@ -186,7 +186,8 @@ def build_network(spec: str, input_shape: Sequence[int], num_classes: int | None
         net = cls(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"model {name!r}: {exc}") from None
-    return net, {"architecture": name, "params": {k: params_mod.jsonable(v) for k, v in kwargs.items()}}
+    effective = {p.name: p.default for p in params_mod.parameters(cls) if not p.required} | kwargs
+    return net, {"architecture": name, "params": {k: params_mod.jsonable(v) for k, v in effective.items()}}
 
 
 def _zoo_names() -> set[str]:

@@ -14,9 +14,11 @@ the same seed gives the same output; the caller's tensor is not modified; the mo
 train/eval mode and its parameters' gradients and `requires_grad` flags are restored; an attack
 with a targeted mode raises the probability of its targets over the clean inputs.
 
-Quick parameters keep the check fast: `QUICK_PARAMS` reduces common iteration counts by
-parameter name (only names the attack takes), and an attack class adds its own with a class
-attribute `quick_params = {"max_iter": 3}`. Keyword arguments of `check_attack` override both;
+Quick parameters keep the check fast and meaningful: `QUICK_PARAMS` reduces common iteration
+counts by parameter name (only names the attack takes), `QUICK_EPS` gives Linf/L2 attacks with
+an `eps` a budget that fools a small model, and an attack class adds its own with a class
+attribute `quick_params = {"max_iter": 3}` (a literal dict, so `advkit list` can read it
+without importing the class). Keyword arguments of `check_attack` override both;
 `quick=False` runs the attack's defaults.
 """
 
@@ -37,14 +39,21 @@ QUICK_PARAMS = {
     "restarts": 1,
     "binary_search_steps": 2,
 }
+# Budgets (for inputs in [0, 1], scaled to the model's bounds) large enough that few iterations
+# fool a small model, so that the targeted check measures something.
+QUICK_EPS = {"Linf": 0.3, "L2": 2.0}
 
 
-def quick_params(cls: type) -> dict:
-    """Reduced parameters for `cls`: `QUICK_PARAMS` for the names it takes, then `cls.quick_params`."""
+def quick_params(cls: type, bounds=(0.0, 1.0)) -> dict:
+    """Reduced parameters for `cls`: `QUICK_PARAMS` and `QUICK_EPS` for the names it takes,
+    then the class attribute `quick_params`."""
     from .params import parameters
 
     names = {p.name for p in parameters(cls)}
-    return {**{k: v for k, v in QUICK_PARAMS.items() if k in names}, **getattr(cls, "quick_params", {})}
+    quick = {k: v for k, v in QUICK_PARAMS.items() if k in names}
+    if "eps" in names and getattr(cls, "norm", None) in QUICK_EPS:
+        quick["eps"] = QUICK_EPS[cls.norm] * (bounds[1] - bounds[0])
+    return {**quick, **getattr(cls, "quick_params", {})}
 
 
 def check_attack(attack: str | type, model, x, y, *, seed: int = 0, quick: bool = True, **params) -> dict:
@@ -63,7 +72,7 @@ def check_attack(attack: str | type, model, x, y, *, seed: int = 0, quick: bool 
     name = getattr(cls, "name", "") or cls.__name__
     _require(isinstance(cls, type) and issubclass(cls, Attack), name, "is an advkit.Attack subclass")
     _require(len(x) >= 3, name, "needs at least 3 samples to check batch sizes")
-    settings = {**(quick_params(cls) if quick else {}), **params}
+    settings = {**(quick_params(cls, getattr(model, "bounds", (0.0, 1.0))) if quick else {}), **params}
     instance = _instantiate(cls, model, settings, seed, name)
     odd, y_odd = (x[:5], y[:5]) if len(x) >= 5 else (x[:3], y[:3])
 
@@ -106,8 +115,9 @@ def _run(instance, x, y, seed, name, targets=None):
     seed_everything(seed)
     try:
         return instance(x, y, targets=targets)
-    except AdvkitError as exc:
-        raise AssertionError(f"attack {name!r} fails the conformance check on a batch of {len(x)}: {exc}") from exc
+    except Exception as exc:  # any crash is a failed check; the cause stays chained
+        raise AssertionError(f"attack {name!r} fails the conformance check: it crashes on a batch of {len(x)}: "
+                             f"{type(exc).__name__}: {exc}") from exc
 
 
 def _check_output(instance, x, x_adv, name):
@@ -128,8 +138,6 @@ def _check_output(instance, x, x_adv, name):
 
 def _check_targeted(instance, model, x, y, seed, name) -> dict:
     """Targets (the next class) must become more probable than on the clean inputs, on average."""
-    import torch
-
     from .attack import logits_of
 
     targets = (y + 1) % model.num_classes

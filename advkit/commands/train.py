@@ -43,6 +43,7 @@ def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_deca
     from ..data import load_data
     from ..models import load_model, resolve_device
     from ..provenance import versions
+    from ..seeding import seed_everything
     from ..training import TrainConfig, evaluate_accuracy, train
 
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed,
@@ -51,6 +52,7 @@ def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_deca
     out = Path(out)
     data_spec = data_spec or "digits"
     data = load_data(data_spec, split=split, n=n, seed=seed)
+    seed_everything(seed)
     model = load_model(model_spec, input_shape=data.input_shape, num_classes=data.num_classes,
                        mean=mean, std=std, class_names=data.class_names,
                        device=resolve_device(device))

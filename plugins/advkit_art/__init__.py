@@ -9,12 +9,12 @@ import importlib.util
 
 import advkit
 
-from .catalogue import CATALOGUE, NUMBA_CATALOGUE
+from .catalogue import CATALOGUE
 from .wrapper import make_class
 
 
 @advkit.hookimpl
 def register_attacks(register):
-    specs = CATALOGUE + (NUMBA_CATALOGUE if importlib.util.find_spec("numba") else [])
-    for spec in specs:
-        register(make_class(spec))
+    for spec in CATALOGUE:
+        if spec.requires is None or importlib.util.find_spec(spec.requires):
+            register(make_class(spec))

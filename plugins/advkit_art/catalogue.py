@@ -23,7 +23,8 @@ class Spec:
     `fixed`: ART arguments advkit sets (hidden from the schema). `targets`: "flag" when ART takes
     `targeted=True` with target labels as `y`, "labels" when `y` is always the target (untargeted
     runs pass no labels), None without a targeted mode. `single`: ART handles one sample per call.
-    `probabilities`: the estimator must output probabilities. `hidden`/`shown`: ART arguments
+    `probabilities`: the estimator must output probabilities. `requires`: an optional module ART
+    needs for this attack (the row is registered only when it is installed). `hidden`/`shown`: ART arguments
     removed from / kept in the schema beyond the usual plumbing. `quick`: reduced iterations for CI.
     """
 
@@ -36,6 +37,7 @@ class Spec:
     black_box: bool = False
     single: bool = False
     probabilities: bool = False
+    requires: str | None = None
     hidden: tuple[str, ...] = ()
     shown: tuple[str, ...] = ()
     quick: dict = field(default_factory=dict)
@@ -64,9 +66,9 @@ CATALOGUE = [
     Spec("racg", "RescalingAutoConjugateGradient", "rescaling_auto_conjugate_gradient", "Linf", {"norm": INF},
          quick={"max_iter": 5, "nb_random_init": 1}),
     Spec("autoattack", "AutoAttack", "auto_attack", "Linf", {"norm": INF, "targeted": False}, targets=None,
-         hidden=("attacks", "estimator_orig", "parallel_pool_size")),
+         requires="multiprocess", hidden=("attacks", "estimator_orig", "parallel_pool_size")),
     Spec("autoattack-l2", "AutoAttack", "auto_attack", "L2", {"norm": 2, "targeted": False}, targets=None,
-         hidden=("attacks", "estimator_orig", "parallel_pool_size")),
+         requires="multiprocess", hidden=("attacks", "estimator_orig", "parallel_pool_size")),
     Spec("cw-l2", "CarliniL2Method", "carlini", "L2", quick={"binary_search_steps": 2, "max_iter": 5}),
     Spec("cw-linf", "CarliniLInfMethod", "carlini", "Linf", quick={"max_iter": 5}),
     Spec("cw-l0", "CarliniL0Method", "carlini", "L0", hidden=("mask",),
@@ -77,7 +79,8 @@ CATALOGUE = [
     Spec("jsma", "SaliencyMapMethod", "saliency_map", "L0", targets="labels"),
     Spec("universal-perturbation", "UniversalPerturbation", "universal_perturbation", "Linf", {"norm": INF},
          targets=None, quick={"max_iter": 2}),
-    Spec("vat", "VirtualAdversarialMethod", "virtual_adversarial", "L2", targets=None, quick={"max_iter": 2}),
+    Spec("vat", "VirtualAdversarialMethod", "virtual_adversarial", "L2", targets=None, probabilities=True,
+         quick={"max_iter": 2}),
     Spec("spatial-transformation", "SpatialTransformation", "spatial_transformation", None, targets=None),
     Spec("hopskipjump", "HopSkipJump", "hop_skip_jump", "L2", {"norm": 2}, black_box=True,
          quick={"max_iter": 2, "max_eval": 50, "init_eval": 10, "init_size": 20}),
@@ -86,8 +89,8 @@ CATALOGUE = [
     Spec("boundary", "BoundaryAttack", "boundary", "L2", black_box=True,
          quick={"max_iter": 5, "num_trial": 5, "sample_size": 5, "init_size": 20}),
     Spec("geoda", "GeoDA", "geometric_decision_based_attack", "L2", {"norm": 2}, targets=None, black_box=True,
-         quick={"max_iter": 50, "sub_dim": 4}),
-    Spec("sign-opt", "SignOPTAttack", "sign_opt", "L2", black_box=True, hidden=("eval_perform",),
+         quick={"max_iter": 500, "sub_dim": 4}),
+    Spec("sign-opt", "SignOPTAttack", "sign_opt", "L2", targets=None, black_box=True, hidden=("eval_perform",),
          quick={"num_trial": 10, "max_iter": 5, "query_limit": 500, "k": 10}),
     Spec("square", "SquareAttack", "square_attack", "Linf", {"norm": INF}, targets=None, black_box=True,
          hidden=("adv_criterion", "loss"), quick={"max_iter": 10}),
@@ -97,19 +100,15 @@ CATALOGUE = [
          quick={"max_iter": 20}),
     Spec("zoo", "ZooAttack", "zoo", "L2", black_box=True, quick={"max_iter": 2, "nb_parallel": 8}),
     Spec("pixel", "PixelAttack", "pixel_threshold", "L0", black_box=True, quick={"max_iter": 2, "th": 10}),
-    Spec("threshold", "ThresholdAttack", "pixel_threshold", "Linf", black_box=True,
+    Spec("threshold", "ThresholdAttack", "pixel_threshold", "Linf", black_box=True, requires="cma",
          quick={"max_iter": 2, "th": 10}),
     Spec("wasserstein", "Wasserstein", "wasserstein", None,
-         quick={"max_iter": 5, "eps_iter": 2, "conjugate_sinkhorn_max_iter": 20,
+         quick={"max_iter": 5, "regularization": 100.0, "eps_iter": 2, "conjugate_sinkhorn_max_iter": 20,
                 "projected_sinkhorn_max_iter": 20}),
     Spec("shadow", "ShadowAttack", "shadow_attack", None, single=True, shown=("batch_size",),
          quick={"nb_steps": 5, "batch_size": 8}),
-]
-
-# Registered only when numba (which ART's implementation needs) is installed.
-NUMBA_CATALOGUE = [
-    Spec("brendel-bethge", "BrendelBethgeAttack", "brendel_bethge", "L2", {"norm": 2},
+    Spec("brendel-bethge", "BrendelBethgeAttack", "brendel_bethge", "L2", {"norm": 2}, requires="numba",
          quick={"steps": 5, "binary_search_steps": 2}),
-    Spec("brendel-bethge-linf", "BrendelBethgeAttack", "brendel_bethge", "Linf", {"norm": INF},
+    Spec("brendel-bethge-linf", "BrendelBethgeAttack", "brendel_bethge", "Linf", {"norm": INF}, requires="numba",
          quick={"steps": 5, "binary_search_steps": 2}),
 ]

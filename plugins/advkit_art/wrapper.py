@@ -20,27 +20,41 @@ class ArtAttack(advkit.LibraryAttack):
         import numpy as np
         import torch
 
-        estimator = advkit.to_art(self.model, probabilities=self.spec.probabilities)
-        accepted = advkit.source_class(*self.source).signature.parameters
-        options = {"verbose": False, "batch_size": 1 if self.spec.single else len(x), "targeted": targets is not None,
-                   **self.spec.fixed, **self.params}
-        options = {k: v for k, v in options.items() if k in accepted}
-        attack = getattr(_evasion(), self.spec.cls)(estimator, **options)
+        attack = self._art_attack(len(x), targeted=targets is not None)
         labels = targets if targets is not None else (None if self.spec.targets == "labels" else y)
         x_np = x.detach().cpu().numpy()
         y_np = None if labels is None else np.eye(self.model.num_classes, dtype=np.float32)[labels.cpu().numpy()]
-        if self.spec.single:
-            x_adv = np.concatenate([attack.generate(x_np[i:i + 1], None if y_np is None else y_np[i:i + 1])
-                                    for i in range(len(x_np))])
-        else:
-            x_adv = attack.generate(x_np, y_np)
-        return torch.from_numpy(np.asarray(x_adv, dtype=np.float32)).to(x.device, x.dtype)
+        batches = [slice(i, i + 1) for i in range(len(x_np))] if self.spec.single else [slice(None)]
+        try:
+            x_adv = np.concatenate([attack.generate(x_np[s], None if y_np is None else y_np[s]) for s in batches])
+        except ValueError as exc:
+            raise advkit.UsageError(f"art.{self.name}: {exc}") from None
+        return torch.from_numpy(x_adv.astype(np.float32)).to(x.device, x.dtype)
+
+    def _art_attack(self, batch_size: int, targeted: bool):
+        """The ART attack object on this model's estimator, with verbose output off."""
+        import importlib
+
+        art_cls = getattr(importlib.import_module(self.source[0]), self.spec.cls)
+        if getattr(self, "_estimator", None) is None:
+            self._estimator = advkit.to_art(self.model, probabilities=self.spec.probabilities)
+        accepted = advkit.source_class(*self.source).signature.parameters
+        options = {"verbose": False, "batch_size": 1 if self.spec.single else batch_size, "targeted": targeted,
+                   **self.spec.fixed, **self.params}
+        _quiet_inner_attack(art_cls, options)
+        try:
+            return art_cls(self._estimator, **{k: v for k, v in options.items() if k in accepted})
+        except (ValueError, TypeError, IndexError) as exc:  # ART's own parameter checks
+            raise advkit.UsageError(f"art.{self.name}: invalid parameters: {exc}") from None
 
 
-def _evasion():
-    import importlib
-
-    return importlib.import_module(EVASION)
+def _quiet_inner_attack(art_cls, options: dict) -> None:
+    """ART's UniversalPerturbation builds an inner attack by name: turn its progress bars off too."""
+    path = getattr(art_cls, "attacks_dict", {}).get(options.get("attacker"))
+    if path:
+        module, _, name = path.rpartition(".")
+        if "verbose" in advkit.source_class(module, name).signature.parameters:
+            options["attacker_params"] = {"verbose": False, **(options.get("attacker_params") or {})}
 
 
 def make_class(spec: Spec) -> type:

@@ -55,12 +55,19 @@ def swap_activations(model: nn.Module, name: str) -> dict:
 def functional_activations(model: nn.Module) -> list[str] | None:
     """Activation calls in `forward` that are functions, not modules (None when torch.fx cannot trace it)."""
     try:
-        graph = torch.fx.symbolic_trace(model).graph
+        graph = _ActivationsAsLeaves().trace(model)
     except Exception:
         return None
     return [f"{node.op} {getattr(node.target, '__name__', node.target)} ({node.name})" for node in graph.nodes
             if (node.op == "call_function" and node.target in FUNCTIONS)
             or (node.op == "call_method" and node.target in METHODS)]
+
+
+class _ActivationsAsLeaves(torch.fx.Tracer):
+    """Trace without entering activation modules (they are swapped as modules, not reported as calls)."""
+
+    def is_leaf_module(self, module, qualified_name):
+        return isinstance(module, MODULE_TYPES) or super().is_leaf_module(module, qualified_name)
 
 
 def _device(model: nn.Module) -> torch.device:

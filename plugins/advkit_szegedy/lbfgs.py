@@ -38,11 +38,12 @@ class LBFGS(advkit.Attack):
                  max_iter: int = 100, seed: int = 0):
         super().__init__(model)
         if not c_init > 0:
-            raise ValueError(f"c_init must be > 0, got {c_init}")
+            raise advkit.UsageError(f"szegedy.lbfgs: c_init must be > 0, got {c_init}")
         if bracket_steps < 0 or bisections < 0:
-            raise ValueError(f"bracket_steps and bisections must be >= 0, got {bracket_steps} and {bisections}")
+            raise advkit.UsageError(f"szegedy.lbfgs: bracket_steps and bisections must be >= 0, "
+                                    f"got {bracket_steps} and {bisections}")
         if max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+            raise advkit.UsageError(f"szegedy.lbfgs: max_iter must be >= 1, got {max_iter}")
         self.c_init = c_init
         self.bracket_steps = bracket_steps
         self.bisections = bisections

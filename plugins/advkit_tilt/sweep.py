@@ -30,8 +30,8 @@ class TiltSweep(advkit.Analysis):
     name = "tilt-sweep"
     needs_model = False
 
-    def __init__(self, classes: tuple = (3, 7), loss: str = "hinge", lambda_max: float = 1e4,
-                 lambda_min: float = 1e-3, steps: int = 8, test_fraction: float = 0.2, samples: int = 2,
+    def __init__(self, classes: tuple = (3, 7), loss: str = "hinge", lambda_max: float = 1e7,
+                 lambda_min: float = 1e-1, steps: int = 9, test_fraction: float = 0.2, samples: int = 2,
                  max_iter: int = 20000, seed: int = 0):
         if loss not in LOSSES:
             raise advkit.UsageError(f"tilt-sweep loss must be one of {', '.join(LOSSES)}, got {loss!r}")

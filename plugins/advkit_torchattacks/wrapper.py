@@ -51,29 +51,29 @@ class Spec:
 _LP = ("Linf", "L2")
 _NOISE = {**STEP, "noise_sd": 1}
 _EAD = {"initial_const": 2, "beta": 1}
-_STEPS = {"steps": 2}
+_EAD_QUICK = {"binary_search_steps": 2, "max_iterations": 10, "initial_const": 1}  # abort check: max_iterations // 10
 
 CATALOGUE = [
     # Linf
     Spec("FGSM"),
-    Spec("BIM", quick_params=_STEPS),
-    Spec("RFGSM", quick_params=_STEPS),
-    Spec("PGD", quick_params=_STEPS),
-    Spec("EOTPGD", quick_params=_STEPS),
+    Spec("BIM"),
+    Spec("RFGSM"),
+    Spec("PGD"),
+    Spec("EOTPGD"),
     Spec("FFGSM"),
-    Spec("TPGD", targeted=False, quick_params=_STEPS),
-    Spec("MIFGSM", quick_params=_STEPS),
-    Spec("UPGD", quick_params=_STEPS),
-    Spec("APGD", None, targeted=False, norms=_LP, quick_params=_STEPS),
-    Spec("APGDT", None, targeted=False, norms=_LP, quick_params=_STEPS),
-    Spec("DIFGSM", quick_params=_STEPS),
-    Spec("TIFGSM", rgb=True, quick_params={"steps": 2, "len_kernel": 3}),
-    Spec("Jitter", quick_params=_STEPS),
-    Spec("NIFGSM", quick_params=_STEPS),
-    Spec("PGDRS", units=_NOISE, quick_params={"steps": 2, "noise_batch_size": 2}),
-    Spec("SINIFGSM", quick_params={"steps": 2, "m": 2}),
-    Spec("VMIFGSM", quick_params={"steps": 2, "N": 2}),
-    Spec("VNIFGSM", quick_params={"steps": 2, "N": 2}),
+    Spec("TPGD", targeted=False),
+    Spec("MIFGSM"),
+    Spec("UPGD"),
+    Spec("APGD", None, targeted=False, norms=_LP),
+    Spec("APGDT", None, targeted=False, norms=_LP),
+    Spec("DIFGSM"),
+    Spec("TIFGSM", rgb=True, quick_params={"len_kernel": 3}),
+    Spec("Jitter"),
+    Spec("NIFGSM"),
+    Spec("PGDRS", units=_NOISE, quick_params={"noise_batch_size": 2}),
+    Spec("SINIFGSM", quick_params={"m": 2}),
+    Spec("VMIFGSM", quick_params={"N": 2}),
+    Spec("VNIFGSM", quick_params={"N": 2}),
     Spec("SPSA", black_box=True, units={"eps": 1, "delta": 1, "lr": 1},
           quick_params={"nb_sample": 16, "max_batch_size": 16}),
     Spec("PIFGSM", targeted=False, units={"max_epsilon": 1}, ball="max_epsilon", rgb=True,
@@ -81,24 +81,24 @@ CATALOGUE = [
     Spec("PIFGSMPP", units={"max_epsilon": 1}, ball="max_epsilon", rgb=True,
           quick_params={"num_iter_set": 2}),
     # L2
-    Spec("CW", "L2", units={"c": 2}, quick_params={"steps": 5, "lr": 0.1}),
-    Spec("PGDL2", "L2", quick_params=_STEPS),
-    Spec("PGDRSL2", "L2", units=_NOISE, quick_params={"steps": 2, "noise_batch_size": 2}),
-    Spec("DeepFool", "L2", targeted=False, units={}, quick_params={"steps": 3}),
-    Spec("EADEN", "L2", units=_EAD, quick_params={"binary_search_steps": 2, "max_iterations": 5}),
+    Spec("CW", "L2", units={"c": 2}, quick_params={"steps": 20, "lr": 0.1, "c": 10}),
+    Spec("PGDL2", "L2"),
+    Spec("PGDRSL2", "L2", units=_NOISE, quick_params={"noise_batch_size": 2}),
+    Spec("DeepFool", "L2", targeted=False, units={}),
+    Spec("EADEN", "L2", units=_EAD, quick_params=_EAD_QUICK),
     # L1
-    Spec("EADL1", "L1", units=_EAD, quick_params={"binary_search_steps": 2, "max_iterations": 5}),
+    Spec("EADL1", "L1", units=_EAD, quick_params=_EAD_QUICK),
     # L0
-    Spec("SparseFool", "L0", targeted=False, units={}, quick_params={"steps": 2}),
-    Spec("OnePixel", "L0", black_box=True, units={}, quick_params={"steps": 2, "popsize": 4}),
-    Spec("Pixle", "L0", black_box=True, units={}, quick_params={"restarts": 2, "max_iterations": 2}),
+    Spec("SparseFool", "L0", targeted=False, units={}),
+    Spec("OnePixel", "L0", black_box=True, units={}, quick_params={"popsize": 4}),
+    Spec("Pixle", "L0", black_box=True, units={}),
     Spec("JSMA", "L0", units={"theta": 1}, needs_targets=True),
     # Linf or L2, chosen by the attack's `norm` argument
-    Spec("FAB", None, norms=_LP, true_labels=True, quick_params=_STEPS),
-    Spec("Square", None, black_box=True, norms=_LP, quick_params={"n_queries": 20}),
-    Spec("AutoAttack", None, targeted=False, norms=_LP, quick_params={"version": "rand"}),
+    Spec("FAB", None, norms=_LP, true_labels=True),
+    Spec("Square", None, black_box=True, norms=_LP, quick_params={"n_queries": 100}),
+    Spec("AutoAttack", None, targeted=False, norms=_LP),
     # no norm: Gaussian noise, a baseline
-    Spec("GN", None, black_box=True, units={"std": 1}),
+    Spec("GN", None, targeted=False, black_box=True, units={"std": 1}),
 ]
 
 

@@ -1,0 +1,163 @@
+"""advkit.evaluate: worst case over a cascade, eps = 0, masking, cost, and the `advkit evaluate` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import advkit
+from advkit.evaluate import AttackSpec, PassCounter, parse_attacks
+
+EPS = [0.0, 0.1, 0.2]
+DETERMINISTIC = "fgsm,pgd:random_start=false"
+SATURATED_FILE = '''
+import torch
+from advkit.default import default_model
+
+
+class Saturated(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return 1000 * self.net(x)
+
+
+def saturated():
+    return Saturated(default_model())
+'''
+
+
+class Scaled(torch.nn.Module):
+    """Logits times `scale`: at 1000 the softmax saturates and CE gradients are exactly zero."""
+
+    def __init__(self, net, scale):
+        super().__init__()
+        self.net, self.scale = net, scale
+
+    def forward(self, x):
+        return self.scale * self.net(x)
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    return digits.x[:60], digits.y[:60]
+
+
+@pytest.fixture(scope="module")
+def saturated(default_model):
+    return advkit.Model(Scaled(default_model, 1000.0), default_model.input_shape, default_model.num_classes)
+
+
+@pytest.fixture(scope="module")
+def plain_eval(default_model, small):
+    return advkit.evaluate(default_model, *small, "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr", EPS)
+
+
+def test_eps_zero_is_clean_accuracy_without_attacking(default_model, small):
+    x, y = small
+    result = advkit.evaluate(default_model, x, y, DETERMINISTIC, [0.0], checks=False)
+    clean = float((advkit.predict(default_model, x) == y).float().mean())
+    assert result.worst_case == {0.0: clean}
+    assert all(runs[0.0]["robust_accuracy"] == clean for runs in result.per_attack.values())
+    assert result.cost["measured"]["forward"] == 0
+
+
+def test_cascade_equals_every_attack_on_every_sample_at_lower_cost(default_model, small):
+    cascade = advkit.evaluate(default_model, *small, DETERMINISTIC, EPS, checks=False)
+    full = advkit.evaluate(default_model, *small, DETERMINISTIC, EPS, cascade=False, checks=False)
+    assert cascade.worst_case == full.worst_case
+    assert full.worst_case[0.2] < full.worst_case[0.1] < full.worst_case[0.0]
+    measured, reference = cascade.cost["measured"], full.cost["measured"]
+    assert measured["forward"] < reference["forward"] and measured["backward"] < reference["backward"]
+    # fixed-step attacks cost the same per sample, so the cascade's extrapolation is the measured full cost
+    assert cascade.cost["full_estimate"]["forward"] == reference["forward"]
+    assert cascade.cost["full_estimate"]["backward"] == reference["backward"]
+    assert 0 < cascade.cost["saving"]["forward"] < 1
+
+
+def test_worst_case_never_rises_with_eps_and_never_beats_an_attack(plain_eval):
+    worst = [plain_eval.worst_case[e] for e in EPS]
+    assert worst == sorted(worst, reverse=True)
+    for runs in plain_eval.per_attack.values():
+        assert all(plain_eval.worst_case[e] <= runs[e]["robust_accuracy"] for e in EPS)
+
+
+def test_masked_model_is_flagged_and_its_worst_case_matches_the_plain_model(saturated, small, plain_eval):
+    masked = advkit.evaluate(saturated, *small, "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr", EPS)
+    codes = {w.code for w in masked.warnings}
+    assert "GRADIENT_MASKED" in codes
+    pgd_only = advkit.evaluate(saturated, *small, "pgd", EPS, checks=False)
+    for e in EPS[1:]:
+        assert abs(masked.worst_case[e] - plain_eval.worst_case[e]) <= 0.1
+        assert pgd_only.worst_case[e] > plain_eval.worst_case[e] + 0.2
+
+
+def test_normal_model_is_not_flagged_for_masking(plain_eval):
+    assert not [w for w in plain_eval.warnings if w.masking]
+
+
+def test_pass_counter_counts_samples_forward_and_backward(default_model, small):
+    x, y = small
+    with PassCounter(default_model) as counter:
+        advkit.predict(default_model, x)
+        xg = x.clone().requires_grad_(True)
+        torch.nn.functional.cross_entropy(default_model(xg), y).backward()
+    assert counter.forward == 2 * len(x) and counter.backward == len(x)
+
+
+def test_attack_suite_syntax():
+    specs = parse_attacks("pgd:steps=20,alpha=0.01,torchattacks.apgd:loss=dlr,fgsm")
+    assert specs == [AttackSpec("pgd", (("steps", "20"), ("alpha", "0.01"))),
+                     AttackSpec("torchattacks.apgd", (("loss", "dlr"),)), AttackSpec("fgsm")]
+    assert specs[1].label == "torchattacks.apgd(loss=dlr)"
+
+
+@pytest.mark.parametrize("attacks, eps, norm, message", [
+    ("no-such-attack", EPS, "Linf", "not available"),
+    ("steps=3", EPS, "Linf", "no attack name"),
+    ("pgd:eps=0.1", EPS, "Linf", "--eps"),
+    ("pgd,pgd", EPS, "Linf", "twice"),
+    ("torchattacks.pgdl2", EPS, "Linf", "measures perturbations in L2"),
+    ("pgd:steps=0", EPS, "Linf", "steps must be >= 1"),
+    ("pgd", [-0.1, 0.1], "Linf", ">= 0"),
+    ("pgd", EPS, "L1", "--norm"),
+])
+def test_bad_input_is_a_usage_error(default_model, small, attacks, eps, norm, message):
+    with pytest.raises(advkit.UsageError, match=message):
+        advkit.evaluate(default_model, *small, attacks, eps, norm=norm)
+
+
+def test_wrong_shape_is_a_data_error(default_model, small):
+    with pytest.raises(advkit.DataError):
+        advkit.evaluate(default_model, small[0][:, :, :4], small[1], "pgd", EPS)
+
+
+def test_cli_json_is_one_object_with_provenance(cli):
+    result = cli("evaluate", "--n", "40", "--attacks", DETERMINISTIC, "--eps", "0,0.1", "--json")
+    assert result.code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert set(summary["worst_case"]) == {"0", "0.1"}
+    assert summary["worst_case"]["0"] == summary["clean_accuracy"]
+    assert {"versions", "seed", "device", "params", "cost", "warnings", "started"} <= set(summary)
+
+
+def test_cli_strict_fails_on_a_masked_model_and_out_writes_reports(cli, tmp_path):
+    model_file = tmp_path / "saturated.py"
+    model_file.write_text(SATURATED_FILE)
+    out = tmp_path / "report"
+    result = cli("evaluate", "--model", f"{model_file}:saturated", "--data", "digits", "--n", "40",
+                 "--attacks", "pgd", "--eps", "0,0.2", "--strict", "--out", out)
+    assert result.code == 3
+    assert "GRADIENT_MASKED" in result.stdout and "--strict" in result.stderr
+    assert {"result.json", "report.md", "report.html"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "result.json").read_text())["warnings"][0]["code"] == "GRADIENT_MASKED"
+
+
+def test_cli_bad_suite_exits_2_with_one_line(cli):
+    result = cli("evaluate", "--n", "20", "--attacks", "pgdd", "--eps", "0,0.1")
+    assert result.code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "pgdd" in result.stderr
