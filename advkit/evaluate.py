@@ -164,6 +164,7 @@ class Evaluation:
     sizes: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     sanity_cost: dict = field(default_factory=dict)
+    checked: bool = False
 
     @property
     def n(self) -> int:
@@ -178,6 +179,7 @@ class Evaluation:
             "worst_case": {_key(e): a for e, a in self.worst_case.items()},
             "per_attack": {a: {_key(e): r for e, r in runs.items()} for a, runs in self.per_attack.items()},
             "cost": self.cost,
+            "sanity_checked": self.checked,
             "warnings": [w.to_dict() for w in self.warnings],
             "sanity_cost": self.sanity_cost,
             "seed": self.seed, "device": self.device,
@@ -261,6 +263,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
     if checks:
         from .sanity import run_checks
 
+        evaluation.checked = True
         evaluation.warnings, evaluation.sanity_cost = run_checks(model, evaluation, specs, probe=probe,
                                                                  batch_size=batch_size)
     return evaluation

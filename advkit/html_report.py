@@ -105,6 +105,10 @@ def cost_lines(summary: dict) -> list[str]:
     return lines
 
 
+def checks_verdict(summary: dict) -> str:
+    return "All checks passed." if summary.get("sanity_checked") else "Sanity checks were not run."
+
+
 def markdown(summary: dict, figures: dict) -> str:
     header, rows = table_rows(summary)
     text = [f"# Robustness evaluation: {summary.get('model', 'model')}", "",
@@ -114,7 +118,7 @@ def markdown(summary: dict, figures: dict) -> str:
     text += ["| " + " | ".join(row) + " |" for row in rows]
     text += ["", "## Cost", *(f"- {line}" for line in cost_lines(summary)), "", "## Sanity checks", ""]
     text += [f"- **{w['code']}**: {w['meaning']} ({w['detail']}). {w['advice']}" for w in summary["warnings"]] \
-        or ["All checks passed."]
+        or [checks_verdict(summary)]
     text += ["", "## Figures", *(f"![{name}]({path})" for name, path in figures.items()), ""]
     return "\n".join(text)
 
@@ -126,7 +130,7 @@ def page(summary: dict, pngs: dict) -> str:
     table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>" + "".join(
         "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows) + "</table>"
     warnings = "".join(f"<li class='warn'><b>{esc(w['code'])}</b>: {esc(w['meaning'])} ({esc(w['detail'])}). "
-                       f"{esc(w['advice'])}</li>" for w in summary["warnings"]) or "<li>All checks passed.</li>"
+                       f"{esc(w['advice'])}</li>" for w in summary["warnings"]) or f"<li>{checks_verdict(summary)}</li>"
     figures = "".join(f"<figure><img alt='{name}' src='data:image/png;base64,"
                       f"{base64.b64encode(data).decode()}'><figcaption>{name.replace('_', ' ')}</figcaption>"
                       "</figure>" for name, data in pngs.items())

@@ -1,7 +1,7 @@
 """ART interoperability: `to_art(model)` builds an ART `PyTorchClassifier`, `from_art(estimator)` an advkit Model.
 
 An advkit Model folds its normalization in and takes inputs inside its bounds, so `to_art` gives
-ART `clip_values` = bounds and identity preprocessing (mean 0, std 1). `from_art` keeps an estimator's `clip_values`
+ART `clip_values` = bounds and no preprocessing. `from_art` keeps an estimator's `clip_values`
 (bounds), its mean/std `preprocessing` (folded into the model), `nb_classes` and `input_shape`.
 An estimator without `clip_values` needs `bounds=(low, high)`: advkit never guesses input bounds.
 """
@@ -16,6 +16,20 @@ from .errors import ModelError, UsageError
 from .models import Model
 
 
+class ArtNetwork(nn.Module):
+    """What `to_art` hands to ART: `model` on float32 inputs (some ART attacks build float64 arrays),
+    with an optional softmax for ART attacks that require probabilities."""
+
+    def __init__(self, model: Model, probabilities: bool = False):
+        super().__init__()
+        self.model = model
+        self.probabilities = probabilities
+
+    def forward(self, x):
+        logits = self.model(x.float())
+        return logits.softmax(dim=1) if self.probabilities else logits
+
+
 def to_art(model: Model, *, probabilities: bool = False):
     """An ART `PyTorchClassifier` for advkit `model`, on the model's device, with cross-entropy loss.
 
@@ -26,13 +40,11 @@ def to_art(model: Model, *, probabilities: bool = False):
     if not isinstance(model, Model):
         raise UsageError(f"to_art needs an advkit Model (see advkit.Model or advkit.from_art), "
                          f"got {type(model).__name__}")
-    net = nn.Sequential(model, nn.Softmax(dim=1)) if probabilities else model
     device = model.device
-    # ART's identity preprocessing (0, 1) leaves normalization to the model and casts the float64
-    # arrays some ART attacks build to float32 (with preprocessing=None they reach the network as float64).
-    options = dict(model=net, loss=nn.CrossEntropyLoss(), input_shape=tuple(model.input_shape),
-                   nb_classes=model.num_classes, clip_values=tuple(model.bounds), preprocessing=(0.0, 1.0),
-                   channels_first=True, device_type="gpu" if device.type == "cuda" else "cpu")
+    options = dict(model=ArtNetwork(model, probabilities), loss=nn.CrossEntropyLoss(),
+                   input_shape=tuple(model.input_shape), nb_classes=model.num_classes,
+                   clip_values=tuple(model.bounds), preprocessing=None, channels_first=True,
+                   device_type="gpu" if device.type == "cuda" else "cpu")
     if device.type == "cuda":
         with torch.cuda.device(device):  # ART places the network on the current CUDA device
             return PyTorchClassifier(**options)
@@ -56,7 +68,10 @@ def from_art(estimator, *, bounds: tuple[float, float] | None = None) -> Model:
     if clip is not None and bounds is not None and tuple(map(float, bounds)) != clip:
         raise ModelError(f"bounds {tuple(bounds)} disagree with the estimator's clip_values {clip}")
     mean, std = _mean_std(estimator)
-    return Model(estimator.model, estimator.input_shape, estimator.nb_classes,
+    net = estimator.model
+    if isinstance(net, ArtNetwork) and not net.probabilities and mean is None:
+        net = net.model  # a round trip through to_art gives the advkit model back
+    return Model(net, estimator.input_shape, estimator.nb_classes,
                  bounds=clip or tuple(bounds), mean=mean, std=std,
                  spec={"architecture": f"art:{type(estimator.model).__name__}"})
 

@@ -22,6 +22,8 @@ from .errors import PluginError, UsageError
 hookimpl = pluggy.HookimplMarker("advkit")
 
 KINDS = ("attacks", "defenses", "analyses", "models", "datasets", "activations")
+SINGULAR = {"attacks": "attack", "defenses": "defense", "analyses": "analysis", "models": "model",
+            "datasets": "dataset", "activations": "activation"}
 DEFAULT_PREFERENCE = ("torchattacks", "art", "szegedy", "tilt", "distillation", "sat", "advkit")
 BUILTIN = "advkit"
 
@@ -178,12 +180,12 @@ class Registry:
                     if r.plugin == plugin:
                         return r
             candidates = ", ".join(sorted(r.qualified_name for r in matches))
-            raise UsageError(f"{kind[:-1]} name {name!r} is ambiguous; use one of: {candidates}")
+            raise UsageError(f"{SINGULAR[kind]} name {name!r} is ambiguous; use one of: {candidates}")
         known = sorted({r.name for r in entries} | {r.qualified_name for r in entries})
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         see = f" (see `advkit list {kind}`)"
-        raise UsageError(f"unknown {kind[:-1]} {name!r}{hint}{see}")
+        raise UsageError(f"unknown {SINGULAR[kind]} {name!r}{hint}{see}")
 
     def names(self, kind: str) -> list[str]:
         return sorted(r.qualified_name for r in self.entries[kind])

@@ -91,7 +91,7 @@ def examples_figure(path, result, model, class_names=None, rows: int = 6) -> Pat
     p_clean = torch.softmax(logits_of(model, x_clean), 1)
     p_adv = torch.softmax(logits_of(model, x_adv), 1)
     names = class_names or [str(i) for i in range(p_clean.shape[1])]
-    fig, axes = plt.subplots(len(index), 3, figsize=(6, 2.1 * len(index)), squeeze=False)
+    fig, axes = plt.subplots(len(index), 3, figsize=(6, 2.1 * len(index)), squeeze=False, layout="constrained")
     for row, i in enumerate(index):
         delta = (x_adv[row] - x_clean[row]) / (hi - lo)
         scale = float(delta.abs().max()) or 1.0

@@ -60,7 +60,7 @@ def test_randomized_outputs_advise_eot(default_model, digits):
 
 
 def test_weak_iterative_attack_loses_to_fgsm_and_has_not_converged(default_model, digits):
-    found = codes(default_model, digits, "pgd:alpha=0.002,steps=2,random_start=false")
+    found = codes(default_model, digits, "pgd:alpha=0.01,steps=2,random_start=false")
     assert {"SINGLE_STEP_BEATS_ITERATIVE", "NOT_CONVERGED"} <= found
 
 

@@ -66,7 +66,7 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
 
 
 def render(summary: dict) -> str:
-    from ..html_report import cost_lines, table_rows
+    from ..html_report import checks_verdict, cost_lines, table_rows
 
     header, rows = table_rows(summary)
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
@@ -75,5 +75,5 @@ def render(summary: dict) -> str:
     lines += ["  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in [header, *rows]]
     lines += ["", *cost_lines(summary), ""]
     lines += [f"warning {w['code']}: {w['meaning']} ({w['detail']}). {w['advice']}" for w in summary["warnings"]] \
-        or ["sanity checks: all passed"]
+        or [f"sanity checks: {checks_verdict(summary)}"]
     return "\n".join(lines)

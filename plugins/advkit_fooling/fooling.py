@@ -96,5 +96,5 @@ class Fooling(advkit.Analysis):
             ax.axis("off")
         for k, image in enumerate(images):
             advkit.image(axes.flat[k], (x[k] - lo) / (hi - lo), f"{image['target']}: {image['confidence']:.3f}")
-        fig.suptitle(f"fooling images grown from noise (model confidence for the named class)", fontsize=8)
+        fig.suptitle("fooling images grown from noise (model confidence for the named class)", fontsize=8)
         return fig

@@ -95,6 +95,8 @@ def _stride(module: nn.Module) -> str:
 
 def _figure(rows: list[dict]):
     plt = advkit.pyplot()
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     shown = [r for r in rows if r["upper_bound"] is not None]
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(shown)), 4))
     positions = range(len(shown))
@@ -103,6 +105,8 @@ def _figure(rows: list[dict]):
            label="largest ratio on adversarial examples")
     ax.set_xticks(list(positions), [f"{r['layer']}\n{r['type']}" for r in shown], rotation=60, fontsize=7)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_ylabel("Lipschitz constant (L2)")
     ax.set_title("Per-layer Lipschitz bounds (Szegedy et al. Table 5)")
     ax.legend(fontsize=8)

@@ -45,10 +45,8 @@ class Units(advkit.Analysis):
         units = alive[torch.randperm(len(alive), generator=generator)[:self.directions]].sort().values
         directions = torch.randn(len(units), phi.shape[1], generator=generator)
         directions = directions / directions.norm(dim=1, keepdim=True)
-        by_unit = _top(phi[:, units], self.k, data.y)
-        by_direction = _top(phi @ directions.T, self.k, data.y)
-        for entry, unit in zip(by_unit, units.tolist()):
-            entry["unit"] = unit
+        by_unit = [{"unit": unit, **top} for unit, top in zip(units.tolist(), _top(phi[:, units], self.k, data.y))]
+        by_direction = [{"direction": j, **top} for j, top in enumerate(_top(phi @ directions.T, self.k, data.y))]
         numbers = {
             "layer": name, "units_in_layer": phi.shape[1], "samples": len(data), "k": self.k,
             "label_agreement": {"units": _mean(by_unit), "random_directions": _mean(by_direction)},
@@ -91,7 +89,7 @@ def _figure(x: torch.Tensor, by_unit: list[dict], by_direction: list[dict], laye
     for row in range(rows):
         axes[row, k].axis("off")
         for col, (entry, offset) in enumerate(((by_unit[row], 0), (by_direction[row], k + 1))):
-            title = f"unit {entry['unit']}" if col == 0 else f"direction {row}"
+            title = f"unit {entry['unit']}" if col == 0 else f"direction {entry['direction']}"
             for j, index in enumerate(entry["top_indices"]):
                 advkit.image(axes[row, offset + j], x[index], title if j == 0 else "")
     fig.suptitle(f"layer {layer}: top-{k} images for single units (left) and random directions (right)",

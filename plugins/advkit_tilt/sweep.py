@@ -24,7 +24,7 @@ class TiltSweep(advkit.Analysis):
     reports the tilting angle, d_adv, d_err and ||w|| on the training part, and the train and
     test error. The pair is balanced and a seeded, stratified `test_fraction` is held out. The
     figure shows every curve and the mirror images of test inputs under both end classifiers.
-    Trains its own models: takes no --model.
+    Trains its own models: takes no --model; give it all the data with --split all.
     """
 
     name = "tilt-sweep"
