@@ -5,7 +5,8 @@ Public API (imported lazily, so `import advkit` and the CLI's listings stay free
 `DataSource`, `attack`, `get_attack`, `load_model`, `load_data`, `save_model`, `train`,
 `TrainConfig`, `Lazy` and `source_class` (for plugins that describe classes from source),
 `check_common` (shared parameter range checks), `pyplot` and `image` (figures for reports),
-`predict` and `choose_targets` (predicted classes, target labels), and the exceptions `AdvkitError`, `UsageError`, `DataError`, `ModelError`,
+`predict` and `choose_targets` (predicted classes, target labels), `to_art` and `from_art` (ART
+interoperability), `LibraryAttack` and `library_class` (attacks wrapping a library), and the exceptions `AdvkitError`, `UsageError`, `DataError`, `ModelError`,
 `PluginError`, `AttackContractError`.
 """
 
@@ -51,6 +52,8 @@ _LAZY = {
     "from_art": "advkit.interop",
     "LibraryAttack": "advkit.wrapping",
     "library_class": "advkit.wrapping",
+    "Reproduction": "advkit.reproduction",
+    "gradient_statistics": "advkit.defending",
 }
 _RENAMED = {"save_model": ("advkit.checkpoints", "save")}
 

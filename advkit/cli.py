@@ -19,11 +19,12 @@ from .commands.download import download_command
 from .commands.evaluate import evaluate_command
 from .commands.listing import list_command
 from .commands.plugins import plugins_command
+from .commands.reproduce import reproduce_command
 from .commands.train import train_command
 from .errors import AdvkitError
 
 COMMANDS = [attack_command, train_command, list_command, plugins_command, download_command, analyze_command,
-            defend_command, evaluate_command]
+            defend_command, evaluate_command, reproduce_command]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

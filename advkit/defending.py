@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -57,7 +58,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     if "eps" not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
         eval_params["eps"] = defense.eps
     out = Path(out) if out is not None else None
-    run = {"defense": qualified, "params": effective, "config": asdict(config)}
+    run = {"defense": qualified, "params": effective, "config": asdict(config), "model": copy.deepcopy(model.spec)}
     if out is not None:
         _check_resumable(_run_file(out), run, resume)
     defense.config, defense.checkpoint, defense.resume = config, out, resume

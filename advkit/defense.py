@@ -40,9 +40,9 @@ class Defense:
         `y` may hold anything indexable per sample (class indices, soft labels); `loss_fn(model, xb, yb)`
         defaults to cross-entropy. `epochs` overrides the configured number for this stage.
         """
-        from .training import TrainConfig, cross_entropy, train
+        from .training import cross_entropy, train
 
-        config = self.config or TrainConfig()
+        config = self.settings
         if epochs is not None:
             config = replace(config, epochs=epochs)
         state = self.stage_file(stage)
@@ -52,6 +52,13 @@ class Defense:
         if len(history) < config.epochs:
             raise TrainingStopped(f"{self.name} {stage} stopped after epoch {len(history)} of {config.epochs}")
         return history
+
+    @property
+    def settings(self):
+        """The training settings in force: `config`, else the defaults of `advkit.TrainConfig`."""
+        from .training import TrainConfig
+
+        return self.config or TrainConfig()
 
     def stage_file(self, stage: str) -> Path | None:
         """Where stage `stage` keeps its per-epoch training state (None: no checkpoints)."""

@@ -301,7 +301,8 @@ def _share(mask) -> float:
 
 def _cost(runs: list, n: int, cascade: bool) -> dict:
     """Measured cost; and what every attack on every sample costs: measured in full mode, else
-    extrapolated from each attack's measured cost per sample it ran on."""
+    extrapolated from each attack's measured cost per sample it ran on: exact for fixed-step attacks,
+    too high for attacks that skip already-fooled samples themselves (Square)."""
     keys = ("seconds", "forward", "backward")
     measured = {key: sum(c.cost()[key] for _, _, c in runs) for key in keys}
     measured["seconds"] = round(measured["seconds"], 4)

@@ -36,5 +36,10 @@ def register_activations(register):
 
 
 @hookspec
+def register_reproductions(register):
+    """Register `advkit.Reproduction` subclasses (a paper's results re-run by `advkit reproduce NAME`)."""
+
+
+@hookspec
 def register_commands(cli):
     """Add click commands to the `advkit` command group `cli`."""

@@ -99,7 +99,7 @@ def cost_lines(summary: dict) -> list[str]:
              "sample passes"]
     if "full_estimate" in cost:
         f, s = cost["full_estimate"], cost["saving"]
-        lines.append(f"every attack on every sample (estimated): {f['seconds']:.2f} s, {f['forward']} forward, "
+        lines.append(f"every attack on every sample (extrapolated, --full measures it): {f['seconds']:.2f} s, {f['forward']} forward, "
                      f"{f['backward']} backward; saving {s['forward']:.0%} forward, {s['backward']:.0%} backward, "
                      f"{s['seconds']:.0%} time")
     return lines

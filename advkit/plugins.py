@@ -21,9 +21,9 @@ from .errors import PluginError, UsageError
 
 hookimpl = pluggy.HookimplMarker("advkit")
 
-KINDS = ("attacks", "defenses", "analyses", "models", "datasets", "activations")
+KINDS = ("attacks", "defenses", "analyses", "models", "datasets", "activations", "reproductions")
 SINGULAR = {"attacks": "attack", "defenses": "defense", "analyses": "analysis", "models": "model",
-            "datasets": "dataset", "activations": "activation"}
+            "datasets": "dataset", "activations": "activation", "reproductions": "reproduction"}
 DEFAULT_PREFERENCE = ("torchattacks", "art", "szegedy", "tilt", "distillation", "sat", "advkit")
 BUILTIN = "advkit"
 

@@ -23,17 +23,8 @@ from advkit.provenance import versions
 from advkit.report import write_json
 
 PGD_EPS, PGD_STEPS = 0.2, 7
-
-
-class Saturated(torch.nn.Module):
-    """Logits times 1000: the softmax saturates and float32 cross-entropy gradients are exactly zero."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return 1000 * self.net(x)
+# The user's route to a custom model: a file.py:func spec (logits x 1000, softmax saturated).
+SATURATED = f"{Path(__file__).resolve().parents[1] / 'tests' / 'masked.py'}:saturated"
 
 
 def pgd_loss(model, x, y):
@@ -52,7 +43,7 @@ def pgd_trained(out: Path):
         data = advkit.load_data("digits", split="train")
         model = advkit.load_model("cnn", input_shape=data.input_shape, num_classes=data.num_classes)
         advkit.train(model, data.x, data.y, advkit.TrainConfig(epochs=30, lr=2e-3, seed=0), loss_fn=pgd_loss,
-                     checkpoint=out / "pgd-cnn.ckpt", resume=True, progress=False)
+                     checkpoint=out / "pgd-cnn.ckpt", resume=(out / "pgd-cnn.ckpt").exists(), progress=False)
         advkit.save_model(model, path)
     return advkit.load_model(str(path))
 
@@ -66,7 +57,7 @@ def main() -> None:
     data = advkit.load_data("digits", split="test", n=args.n, seed=0)
     plain = default_model()
     models = {"plain": plain,
-              "saturated": advkit.Model(Saturated(plain), plain.input_shape, plain.num_classes),
+              "saturated": advkit.load_model(SATURATED, input_shape=plain.input_shape, num_classes=10),
               "pgd-trained": pgd_trained(args.out)}
     results = {}
     for name, model in models.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,36 +11,10 @@ import torch
 import advkit
 from advkit.evaluate import AttackSpec, PassCounter, parse_attacks
 
+from masked import Saturated
+
 EPS = [0.0, 0.1, 0.2]
 DETERMINISTIC = "fgsm,pgd:random_start=false"
-SATURATED_FILE = '''
-import torch
-from advkit.default import default_model
-
-
-class Saturated(torch.nn.Module):
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return 1000 * self.net(x)
-
-
-def saturated():
-    return Saturated(default_model())
-'''
-
-
-class Scaled(torch.nn.Module):
-    """Logits times `scale`: at 1000 the softmax saturates and CE gradients are exactly zero."""
-
-    def __init__(self, net, scale):
-        super().__init__()
-        self.net, self.scale = net, scale
-
-    def forward(self, x):
-        return self.scale * self.net(x)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +24,7 @@ def small(digits):
 
 @pytest.fixture(scope="module")
 def saturated(default_model):
-    return advkit.Model(Scaled(default_model, 1000.0), default_model.input_shape, default_model.num_classes)
+    return advkit.Model(Saturated(default_model), default_model.input_shape, default_model.num_classes)
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +121,7 @@ def test_cli_json_is_one_object_with_provenance(cli):
 
 
 def test_cli_strict_fails_on_a_masked_model_and_out_writes_reports(cli, tmp_path):
-    model_file = tmp_path / "saturated.py"
-    model_file.write_text(SATURATED_FILE)
+    model_file = Path(__file__).with_name("masked.py")
     out = tmp_path / "report"
     result = cli("evaluate", "--model", f"{model_file}:saturated", "--data", "digits", "--n", "40",
                  "--attacks", "pgd", "--eps", "0,0.2", "--strict", "--out", out)

@@ -8,6 +8,8 @@ import torch
 import advkit
 from advkit.sanity import CHECKS, finding
 
+from masked import Saturated
+
 EPS = [0.0, 0.1, 0.2]
 
 
@@ -30,15 +32,6 @@ class Noisy(torch.nn.Module):
     def forward(self, x):
         logits = self.net(x)
         return logits + 0.5 * torch.randn_like(logits)
-
-
-class Saturated(torch.nn.Module):
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return 1000 * self.net(x)
 
 
 def wrap(cls, model):

@@ -47,6 +47,7 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
     from ..defending import defend
     from ..errors import UsageError
     from ..loading import load_inputs
+    from ..seeding import seed_everything
     from ..training import TrainConfig
 
     if eval_n < 1:
@@ -54,6 +55,7 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed,
                          optimizer=optimizer)
     config.check()
+    seed_everything(seed)  # the initial weights of a zoo model too
     inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device, bounds=bounds,
                          mean=mean, std=std, warn_untrained=False)
     spec = inputs.data.meta["spec"]
@@ -68,21 +70,20 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
                         config=config, eval_attack=eval_attack,
                         eval_params=eval_params, out=Path(out), resume=resume,
                         progress=progress_enabled())
-    summary["model"] = inputs.model_spec
     if as_json:
         emit_json(summary)
     else:
-        click.echo(render(summary))
+        click.echo(render(summary, inputs.model_spec))
     for warning in summary["warnings"]:
         info(f"warning: {warning}")
     info(f"saved {out} and {Path(out).with_suffix('.json')}")
 
 
-def render(s: dict) -> str:
+def render(s: dict, model_spec: str) -> str:
     before, after = s["before"], s["after"]
     params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
     evaluation = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["eval"]["params"].items())
-    rows = [("defense", f"{s['defense']} ({params})"), ("model", str(s["model"])),
+    rows = [("defense", f"{s['defense']} ({params})"), ("model", model_spec),
             ("data", f"{s['data']['train']['name']}: train n={s['data']['train']['n']}, test n={s['eval']['n']}"),
             ("eval attack", f"{s['eval']['attack']} ({evaluation})"), ("", "before -> after")]
     for key, label, fmt in (("clean_accuracy", "clean accuracy", "{:.2%}"),

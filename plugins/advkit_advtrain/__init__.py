@@ -7,3 +7,8 @@ import advkit
 def register_defenses(register):
     for cls in ("AdversarialTraining", "PGDTraining"):
         register(advkit.Lazy(f"advkit_advtrain.advtrain:{cls}"))
+
+
+@advkit.hookimpl
+def register_reproductions(register):
+    register(advkit.Lazy("advkit_advtrain.reproduce:Goodfellow"))

@@ -27,8 +27,7 @@ class AdversarialTraining(advkit.Defense):
 
     def apply(self, model, data):
         budget = {} if self.eps is None else {"eps": self.eps}
-        seed = self.config.seed if self.config else 0
-        attack, _, _ = advkit.make_attack(self.attack, model, seed=seed, **budget, **self.attack_params)
+        attack, _, _ = advkit.make_attack(self.attack, model, seed=self.settings.seed, **budget, **self.attack_params)
         self.fit(model, data.x, data.y, advkit.AdversarialLoss(attack, self.alpha), stage="adversarial")
         return model
 

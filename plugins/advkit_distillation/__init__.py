@@ -6,3 +6,8 @@ import advkit
 @advkit.hookimpl
 def register_defenses(register):
     register(advkit.Lazy("advkit_distillation.distillation:Distillation"))
+
+
+@advkit.hookimpl
+def register_reproductions(register):
+    register(advkit.Lazy("advkit_distillation.reproduce:Papernot"))

@@ -41,7 +41,7 @@ class Distillation(advkit.Defense):
                      stage="teacher", epochs=self.teacher_epochs)
         soft_labels = torch.softmax(advkit.logits_of(model, data.x) / temperature, dim=1)
         student = copy.deepcopy(model)
-        torch.manual_seed(self.config.seed if self.config else 0)
+        torch.manual_seed(self.settings.seed)
         for module in student.modules():
             if module is not student and hasattr(module, "reset_parameters"):
                 module.reset_parameters()

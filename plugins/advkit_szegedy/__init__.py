@@ -17,3 +17,8 @@ def register_attacks(register):
 def register_analyses(register):
     for target in ("lipschitz:Lipschitz", "transfer:Transfer", "units:Units"):
         register(advkit.Lazy(f"advkit_szegedy.{target}"))
+
+
+@advkit.hookimpl
+def register_reproductions(register):
+    register(advkit.Lazy("advkit_szegedy.reproduce:Szegedy"))

@@ -18,3 +18,8 @@ def register_analyses(register):
 @advkit.hookimpl
 def register_attacks(register):
     register(advkit.Lazy("advkit_tilt.confidence:ConfidenceAttack"))
+
+
+@advkit.hookimpl
+def register_reproductions(register):
+    register(advkit.Lazy("advkit_tilt.reproduce:Tanay"))

@@ -102,32 +102,19 @@ CATALOGUE = [
 ]
 
 
-class TorchattacksAttack(advkit.Attack):
-    """Base of the generated wrappers; `spec` names the torchattacks class."""
+class TorchattacksAttack(advkit.LibraryAttack):
+    """Base of the generated wrappers; `spec` is the catalogue row."""
 
     spec: Spec
+    hidden = ("model", *FROM_MODEL, *FIXED)
 
     def __init__(self, model, **params):
-        super().__init__(model)
-        defaults = {name: p.default for name, p in self.signature().parameters.items()}
-        unknown = set(params) - set(defaults)
-        if unknown:
-            raise advkit.UsageError(f"attack {self.name!r} has no parameter(s) {', '.join(sorted(unknown))}")
-        self.params = {**defaults, **params}
-        norm = self.params.get("norm")
-        if self.spec.norms and norm not in self.spec.norms:
+        super().__init__(model, **params)
+        if self.spec.norms and self.params.get("norm") not in self.spec.norms:
             raise advkit.UsageError(f"attack {self.name!r}: norm must be one of {', '.join(self.spec.norms)}, "
-                                    f"got {norm!r}")
-        for key, value in self.params.items():
-            setattr(self, key, value)
+                                    f"got {self.params.get('norm')!r}")
         if self.spec.ball != "eps":
             self.eps = self.params[self.spec.ball]
-
-    @classmethod
-    def signature(cls):
-        sig = advkit.source_class(f"torchattacks.attacks.{cls.spec.name}", cls.spec.cls).signature
-        hidden = {"self", "model", *FROM_MODEL, *FIXED}
-        return sig.replace(parameters=[p for p in sig.parameters.values() if p.name not in hidden])
 
     def library_params(self) -> dict:
         """The constructor arguments of the torchattacks class, in [0, 1] units."""
@@ -135,9 +122,9 @@ class TorchattacksAttack(advkit.Attack):
         scale = hi - lo
         params = {k: (v / scale ** self.spec.units[k] if k in self.spec.units and _is_number(v) else v)
                   for k, v in self.params.items()}
-        defaults = advkit.source_class(f"torchattacks.attacks.{self.spec.name}", self.spec.cls).signature.parameters
-        params.update({k: v for k, v in FIXED.items() if k in defaults})
-        params.update({k: self.model.num_classes for k in FROM_MODEL if k in defaults})
+        accepted = advkit.source_class(*self.source).signature.parameters
+        params.update({k: v for k, v in FIXED.items() if k in accepted})
+        params.update({k: self.model.num_classes for k in FROM_MODEL if k in accepted})
         return params
 
     def perturb(self, x, y, targets=None):
@@ -187,14 +174,11 @@ def _Composed(model, transform):
 
 
 def make_class(spec: Spec) -> type:
-    """A registered advkit attack class for one catalogue entry."""
-    source = advkit.source_class(f"torchattacks.attacks.{spec.name}", spec.cls)
-    doc = source.doc.strip().splitlines()
-    attrs = {"name": spec.name, "norm": spec.norm, "black_box": spec.black_box, "targeted": spec.targeted,
-             "spec": spec, "quick_params": dict(spec.quick_params), "__module__": __name__,
-             "__doc__": f"torchattacks.{spec.cls}: {doc[0] if doc else spec.cls}"}
-    if spec.norms:
-        attrs["norm"] = source.signature.parameters["norm"].default
+    """A registered advkit attack class for one catalogue row."""
+    source = (f"torchattacks.attacks.{spec.name}", spec.cls)
+    norm = advkit.source_class(*source).signature.parameters["norm"].default if spec.norms else spec.norm
+    attrs = {"spec": spec, "black_box": spec.black_box, "targeted": spec.targeted,
+             "quick_params": dict(spec.quick_params)}
     if not spec.targeted:
         attrs["perturb"] = lambda self, x, y: TorchattacksAttack.perturb(self, x, y)
-    return type(spec.cls, (TorchattacksAttack,), attrs)
+    return advkit.library_class(TorchattacksAttack, spec.name, source, norm, library="torchattacks", **attrs)

@@ -1,0 +1,169 @@
+"""Behaviour of the torchattacks catalogue: agreement with torchattacks, eps, bounds, targets, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+import torchattacks
+
+import advkit
+from advkit.models import Model
+from advkit.plugins import registry
+
+NET = """
+import torch
+
+def build():
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+"""
+
+
+@pytest.fixture(scope="module")
+def trained(digits_train):
+    """A small MLP trained on digits, inputs in [0, 1]."""
+    model = advkit.load_model("mlp:hidden=32", input_shape=(1, 8, 8), num_classes=10)
+    advkit.train(model, digits_train.x, digits_train.y, advkit.TrainConfig(epochs=4, seed=0))
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def batch(digits):
+    return digits.x[:64], digits.y[:64]
+
+
+class FromUnit(torch.nn.Module):
+    """A [0, 1] network seen from inputs in [-1, 1]."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner((x + 1) / 2)
+
+
+def test_success_rises_with_eps(trained, batch):
+    rates = [advkit.attack("pgd", trained, *batch, eps=eps, steps=5, alpha=eps / 4).success_rate
+             for eps in (0.0, 0.05, 0.3)]
+    assert rates[0] == 0.0
+    assert rates[0] <= rates[1] <= rates[2] and rates[2] > rates[0]
+
+
+def test_pgd_equals_raw_torchattacks_on_a_file_model(tmp_path, batch, cli):
+    (tmp_path / "net.py").write_text(NET)
+    spec = f"{tmp_path / 'net.py'}:build"
+    model = advkit.load_model(spec, input_shape=(1, 8, 8), num_classes=10)
+    x, y = batch
+    result = advkit.attack("torchattacks.pgd", model, x, y, seed=7, eps=0.1, alpha=0.02, steps=5)
+
+    torch.manual_seed(7)
+    raw = torchattacks.PGD(model, eps=0.1, alpha=0.02, steps=5)(x, y)
+    assert torch.equal(result.x_adv, raw)
+    raw_accuracy = float((model(raw).argmax(1) == y).float().mean())
+    assert result.robust_accuracy == raw_accuracy
+
+    out = cli("attack", "--plugin", "torchattacks.pgd", "--model", spec, "--data", "digits", "--n", 64,
+              "--seed", 7, "--eps", 0.1, "--steps", 5, "-p", "alpha=0.02", "--json")
+    assert out.code == 0, out.stderr
+    data = advkit.load_data("digits", split="test", n=64, seed=7)
+    torch.manual_seed(7)
+    raw = torchattacks.PGD(model, eps=0.1, alpha=0.02, steps=5)(data.x, data.y)
+    assert json.loads(out.stdout)["robust_accuracy"] == float((model(raw).argmax(1) == data.y).float().mean())
+
+
+@pytest.mark.parametrize("name, params", [
+    ("fgsm", {"eps": 0.1}),
+    ("pgd", {"eps": 0.1, "alpha": 0.03, "steps": 3}),
+    ("pgdl2", {"eps": 1.0, "alpha": 0.3, "steps": 3}),
+    ("cw", {"c": 1.0, "steps": 10, "lr": 0.05}),
+    ("gn", {"std": 0.1}),
+])
+def test_bounds_other_than_unit_rescale_pixel_parameters(name, params, trained, batch):
+    """The same attack on the same network seen from [-1, 1] inputs: pixel-unit parameters doubled
+    (c, which weighs a squared distance, quadrupled) give the same adversarial images, mapped."""
+    x, y = batch
+    wide = Model(FromUnit(trained), (1, 8, 8), 10, bounds=(-1.0, 1.0))
+    units = advkit.get_attack(f"torchattacks.{name}").spec.units
+    wide_params = {k: v * 2 ** units.get(k, 0) for k, v in params.items()}
+    unit_result = advkit.attack(name, trained, x, y, seed=1, **params)
+    wide_result = advkit.attack(name, wide, 2 * x - 1, y, seed=1, **wide_params)
+    assert wide_result.x_adv.min() >= -1 and wide_result.x_adv.max() <= 1
+    torch.testing.assert_close(wide_result.x_adv, 2 * unit_result.x_adv - 1, atol=1e-4, rtol=0)
+    assert torch.equal(wide_result.pred_adv, unit_result.pred_adv)
+
+
+@pytest.mark.parametrize("name, params, mode", [
+    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "next"),
+    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "least-likely"),
+    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "random"),
+    ("cw", {"c": 10.0, "steps": 50, "lr": 0.05}, "random"),
+    ("fab", {"eps": 0.3}, "random"),
+    ("square", {"eps": 0.3, "n_queries": 300}, "random"),
+    ("jsma", {}, "random"),
+])
+def test_targeted_modes_reach_their_targets(name, params, mode, trained, batch):
+    x, y = batch
+    result = advkit.attack(name, trained, x, y, targets=mode, **params)
+    hits = (result.pred_adv == result.targets) & (result.pred_clean == y)
+    assert hits.sum() > (result.pred_clean == result.targets).sum()
+
+
+def test_untargeted_attacks_refuse_targets(trained, batch):
+    with pytest.raises(advkit.UsageError, match="no targeted mode"):
+        advkit.attack("deepfool", trained, *batch, targets="next")
+
+
+def test_class_count_comes_from_the_model(digits_train, digits):
+    """APGDT, FAB and AutoAttack take n_classes, JSMA assumes 10 classes: all work with 5."""
+    keep, test_keep = digits_train.y < 5, digits.y < 5
+    model = advkit.load_model("mlp:hidden=32", input_shape=(1, 8, 8), num_classes=5)
+    advkit.train(model, digits_train.x[keep], digits_train.y[keep], advkit.TrainConfig(epochs=2, seed=0))
+    x, y = digits.x[test_keep][:8], digits.y[test_keep][:8]
+    for name, params in (("apgdt", {"steps": 3}), ("fab", {"steps": 3, "multi_targeted": True}),
+                         ("autoattack", {"eps": 0.3}), ("jsma", {})):
+        result = advkit.attack(name, model, x, y, **params)
+        assert result.pred_adv.max() < 5
+        assert "n_classes" not in {p["name"] for p in _listed()[f"torchattacks.{name}"]["parameters"]}
+
+
+@pytest.mark.parametrize("short", ["pgd", "fgsm", "cw", "deepfool", "square", "autoattack"])
+def test_short_names_resolve_to_torchattacks(short):
+    assert registry().lookup("attacks", short).plugin == "torchattacks"
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("apgd", {"norm": "L1"}, "norm must be one of Linf, L2"),
+    ("pgd", {"epsilon": 0.1}, "no parameter 'epsilon'"),
+    ("pgd", {"eps": -0.1}, "eps must be >= 0"),
+    ("pgd", {"n_classes": 3}, "no parameter 'n_classes'"),
+])
+def test_bad_parameters_are_usage_errors(name, params, message, trained, batch):
+    with pytest.raises(advkit.UsageError, match=message):
+        advkit.attack(name, trained, *batch, **params)
+
+
+def test_rgb_only_filters_refuse_other_channel_counts():
+    model = Model(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 8 * 8, 10)), (2, 8, 8), 10)
+    with pytest.raises(advkit.UsageError, match="needs 1 or 3 input channels"):
+        advkit.attack("tifgsm", model, torch.rand(2, 2, 8, 8), torch.tensor([0, 1]))
+
+
+def _listed() -> dict:
+    out = subprocess.run([sys.executable, "-c", "import sys; from advkit.cli import main; main(['list', 'attacks', "
+                          "'--json']); assert 'torch' not in sys.modules"], capture_output=True, text=True, check=True)
+    return {a["name"]: a for a in json.loads(out.stdout)}
+
+
+def test_listing_is_complete_and_torch_free():
+    listed = {k: v for k, v in _listed().items() if v["plugin"] == "torchattacks"}
+    assert len(listed) == 36
+    assert {k.split(".")[1] for k, v in listed.items() if v["black_box"]} == {"square", "onepixel", "pixle", "spsa", "gn"}
+    assert listed["torchattacks.pgdl2"]["norm"] == "L2" and listed["torchattacks.eadl1"]["norm"] == "L1"
+    assert listed["torchattacks.jsma"]["norm"] == "L0" and listed["torchattacks.gn"]["norm"] is None
+    assert not listed["torchattacks.deepfool"]["targeted"] and listed["torchattacks.cw"]["targeted"]
+    assert all("verbose" not in {p["name"] for p in a["parameters"]} for a in listed.values())
