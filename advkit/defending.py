@@ -53,7 +53,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     config.check()
     defense, qualified, effective = make_defense(name, **(params or {}))
     model = as_model(model, input_shape=train_data.input_shape)
-    test_data = test_data or train_data
+    test_data = train_data if test_data is None else test_data
     eval_params = dict(eval_params or {})
     if "eps" not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
         eval_params["eps"] = defense.eps
@@ -66,20 +66,20 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
 
     measure = dict(attack=eval_attack, attack_params=eval_params, seed=config.seed, batch_size=batch_size)
     seed_everything(config.seed)
-    before = measurements(model, test_data, **measure)
+    before, evaluation = measurements(model, test_data, **measure)
     seed_everything(config.seed)
     started = time.perf_counter()
     defended = defense.apply(model, train_data)
     seconds = time.perf_counter() - started
-    after = measurements(defended, test_data, **measure)
+    after, _ = measurements(defended, test_data, **measure)
     plugin = qualified.split(".")[0]
     summary = {
         **run,
-        "eval": {"attack": after.pop("attack"), "params": after.pop("attack_params"), "n": len(test_data)},
+        "eval": {**evaluation, "n": len(test_data)},
         "data": {"train": train_data.describe(), "test": test_data.describe()},
-        "before": _drop_eval(before), "after": after, "details": defense.report(),
+        "before": before, "after": after, "details": defense.report(),
         "warnings": masking_warnings(after), "seconds": round(seconds, 3), "seed": config.seed,
-        "device": str(defended.device), "versions": versions([plugin, before["attack"].split(".")[0]]),
+        "device": str(defended.device), "versions": versions([plugin, evaluation["attack"].split(".")[0]]),
     }
     if out is not None:
         from . import checkpoints
@@ -93,14 +93,17 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     return defended, summary
 
 
-def measurements(model, data, *, attack: str, attack_params: dict, seed: int, batch_size: int) -> dict:
-    """Clean and robust accuracy, attack success, mean logit L1 norm, share of exactly-zero input gradients."""
+def measurements(model, data, *, attack: str, attack_params: dict, seed: int, batch_size: int) -> tuple[dict, dict]:
+    """Clean and robust accuracy, attack success, mean logit L1 norm, share of exactly-zero input gradients.
+
+    Returns the numbers and the attack as run (qualified name, parameters with defaults).
+    """
     from .api import attack as run
 
     result = run(attack, model, data.x, data.y, seed=seed, batch_size=batch_size, **attack_params)
-    return {"clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
-            "attack_success_rate": result.success_rate, **gradient_statistics(model, data.x, data.y, batch_size),
-            "attack": result.attack, "attack_params": result.params}
+    numbers = {"clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
+               "attack_success_rate": result.success_rate, **gradient_statistics(model, data.x, data.y, batch_size)}
+    return numbers, {"attack": result.attack, "params": result.params}
 
 
 def gradient_statistics(model, x, y, batch_size: int = 256) -> dict:
@@ -133,10 +136,6 @@ def masking_warnings(after: dict) -> list[str]:
         return []
     return [f"{share:.1%} of test inputs have an exactly zero input gradient: gradient attacks cannot move them "
             "(gradient masking, not robustness); check with a logit attack such as C&W"]
-
-
-def _drop_eval(measured: dict) -> dict:
-    return {k: v for k, v in measured.items() if k not in ("attack", "attack_params")}
 
 
 def _run_file(out: Path) -> Path:

@@ -65,9 +65,10 @@ class Reproduction:
         """Train, measure and compare with the paper; returns a `Result`."""
         raise NotImplementedError(f"{type(self).__name__} must implement run(data_spec, quick, seed, progress)")
 
-    def result(self) -> Result:
-        """An empty `Result` for this reproduction."""
-        return Result(self.name, self.paper)
+    def result(self, train=None, test=None) -> Result:
+        """An empty `Result` for this reproduction, recording the `train` and `test` data it uses."""
+        data = {key: d.describe() for key, d in (("train", train), ("test", test)) if d is not None}
+        return Result(self.name, self.paper, data=data)
 
     @staticmethod
     def data(data_spec: str | None, seed: int, n_train: int | None = None, n_test: int | None = None):

@@ -43,14 +43,16 @@ def accuracy(model, x, y) -> float:
         return float((model(x).argmax(1) == y).float().mean())
 
 
-def timed(fn, repeats: int):
-    """The last result of `fn` and the median seconds of `repeats` calls."""
-    seconds, out = [], None
+def timed(fns, repeats: int):
+    """For each function: its last result and the median seconds of `repeats` calls, run in turns
+    so that load from other processes falls on every function alike."""
+    seconds, outs = [[] for _ in fns], [None] * len(fns)
     for _ in range(repeats):
-        started = time.perf_counter()
-        out = fn()
-        seconds.append(time.perf_counter() - started)
-    return out, statistics.median(seconds)
+        for i, fn in enumerate(fns):
+            started = time.perf_counter()
+            outs[i] = fn()
+            seconds[i].append(time.perf_counter() - started)
+    return [(out, statistics.median(s)) for out, s in zip(outs, seconds)]
 
 
 def raw_torchattacks(model, x, y, cls, params, seed):
@@ -112,10 +114,11 @@ def main(argv=None) -> dict:
                       {k: v for k, v in art_params.items() if k != "norm"},
                       lambda: raw_art(classifier, model, x, y, art_cls, art_params, args.seed)))
         for library, name, params, raw in sides:
-            (raw_adv, raw_acc), raw_s = timed(raw, args.repeats)
+            ours = [] if name is None else [lambda: through_advkit(name, model, x, y, params, args.seed)]
+            ((raw_adv, raw_acc), raw_s), *mine = timed([raw, *ours], args.repeats)
             row = {"attack": short, "library": library, "raw_robust_accuracy": raw_acc, "raw_seconds": raw_s}
-            if name is not None:
-                (adv, acc), s = timed(lambda: through_advkit(name, model, x, y, params, args.seed), args.repeats)
+            if mine:
+                (adv, acc), s = mine[0]
                 row.update(advkit_name=name, advkit_robust_accuracy=acc, advkit_seconds=s, ratio=s / raw_s,
                            identical=bool(torch.equal(adv, raw_adv)),
                            max_abs_difference=float((adv - raw_adv).abs().max()))

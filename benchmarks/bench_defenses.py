@@ -61,7 +61,8 @@ def distillation(args, train, test) -> list[dict]:
         models.append((f"T={temperature}", model))
     rows = []
     print(f"\nDefensive distillation ({args.data}, {args.arch}, n_test={len(test)}, FGSM eps={args.fgsm_eps})")
-    print(f"{'model':<12} {'clean':>7} {'FGSM':>7} {'JSMA':>7} {'C&W-L2':>7} {'C&W L2':>7} {'|z|_1':>9} {'zero grad':>9}")
+    print(f"{'model':<12} {'clean':>7} {'FGSM':>7} {'JSMA':>7} {'C&W-L2':>7} {'C&W L2':>7} {'|z|_1':>9} "
+          f"{'zero grad':>9}")
     from advkit.defending import gradient_statistics
 
     for label, model in models:

@@ -37,44 +37,28 @@ def test_catalogue_is_checked():
     assert sum(name.startswith("torchattacks.") for name in ATTACKS) == 36
 
 
-class Leaky(advkit.Attack):
-    """An attack that forgets the eps ball: the check must name it and the property."""
+class Broken(advkit.Attack):
+    """An attack with one fault: leaves its eps ball, ignores the seed, or ignores its targets."""
 
-    name = "leaky"
+    name = "broken"
     norm = "Linf"
 
-    def __init__(self, model, eps: float = 0.1):
+    def __init__(self, model, eps: float = 0.1, fault: str = "ball"):
         super().__init__(model)
-        self.eps = eps
-
-    def perturb(self, x, y):
-        return x + 3 * self.eps
-
-
-class Random(advkit.Attack):
-    """An attack whose output ignores the seed."""
-
-    name = "unseeded"
-    norm = None
-
-    def perturb(self, x, y):
-        return x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(torch.seed()))
-
-
-class Useless(advkit.Attack):
-    """A targeted mode that does nothing."""
-
-    name = "useless"
-    norm = None
+        self.eps, self.fault = eps, fault
 
     def perturb(self, x, y, targets=None):
+        if self.fault == "ball":
+            return x + 3 * self.eps
+        if self.fault == "seed":
+            return x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(torch.seed()))
         return x
 
 
-@pytest.mark.parametrize("cls, words", [(Leaky, "ball"), (Random, "same seed"), (Useless, "target probability")])
-def test_check_names_the_failed_property(cls, words, small_model, correct):
-    with pytest.raises(AssertionError, match=f"attack {cls.name!r}.*{words}"):
-        check_attack(cls, small_model, *correct)
+@pytest.mark.parametrize("fault, words", [("ball", "ball"), ("seed", "same seed"), ("targets", "target probability")])
+def test_check_names_the_failed_property(fault, words, small_model, correct):
+    with pytest.raises(AssertionError, match=f"attack 'broken'.*{words}"):
+        check_attack(Broken, small_model, *correct, fault=fault)
 
 
 def test_quick_params_come_from_names_class_and_caller(small_model, correct):

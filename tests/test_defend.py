@@ -31,8 +31,8 @@ def _weights(model):
 
 def test_cli_defends_saves_and_reports(cli, tmp_path):
     out = tmp_path / "defended.safetensors"
-    result = cli("defend", "--plugin", "adversarial-training", "--model", "mlp", "--epochs", "2", "--lr", "0.01",
-                 "-p", "eps=0.1", "--eval-param", "steps=3", "--eval-n", "100", "--out", out, "--json")
+    result = cli("defend", "--plugin", "adversarial-training", "--model", "mlp", "--n", "400", "--epochs", "2",
+                 "--lr", "0.01", "-p", "eps=0.1", "--eval-param", "steps=3", "--eval-n", "100", "--out", out, "--json")
     assert result.code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary == json.loads(out.with_suffix(".json").read_text())
@@ -61,12 +61,13 @@ def test_cli_table_output(cli, tmp_path):
 
 @pytest.mark.parametrize("name, params", [("adversarial-training", {}), ("distillation", {"temperature": 10})])
 def test_resume_gives_the_weights_of_an_uninterrupted_run(name, params, small, tmp_path):
-    whole, _ = advkit.defend(name, _mlp(small), small, params=params, config=CONFIG, out=tmp_path / "whole.pt")
+    run = dict(params=params, config=CONFIG, eval_attack="fgsm")
+    whole, _ = advkit.defend(name, _mlp(small), small, out=tmp_path / "whole.pt", **run)
     out = tmp_path / "resumed.pt"
     with pytest.raises(TrainingStopped):
-        advkit.defend(name, _mlp(small), small, params=params, config=CONFIG, out=out, stop_after=1)
+        advkit.defend(name, _mlp(small), small, out=out, stop_after=1, **run)
     assert any(p.name.endswith(".resume.pt") for p in tmp_path.iterdir())
-    resumed, _ = advkit.defend(name, _mlp(small), small, params=params, config=CONFIG, out=out, resume=True)
+    resumed, _ = advkit.defend(name, _mlp(small), small, out=out, resume=True, **run)
     expected = _weights(whole)
     assert all(torch.equal(expected[k], v) for k, v in resumed.state_dict().items())
     assert not any(p.name.endswith(".resume.pt") for p in tmp_path.iterdir())
@@ -76,7 +77,7 @@ def test_resume_refuses_a_different_run(small, tmp_path):
     out = tmp_path / "m.pt"
     with pytest.raises(TrainingStopped):
         advkit.defend("distillation", _mlp(small), small, params={"temperature": 10}, config=CONFIG, out=out,
-                      stop_after=1)
+                      stop_after=1, eval_attack="fgsm")
     with pytest.raises(advkit.UsageError, match="different run"):
         advkit.defend("distillation", _mlp(small), small, params={"temperature": 20}, config=CONFIG, out=out,
                       resume=True)

@@ -24,11 +24,9 @@ def build():
 
 
 @pytest.fixture(scope="module")
-def trained(digits_train):
-    """A small MLP trained on digits, inputs in [0, 1]."""
-    model = advkit.load_model("mlp:hidden=32", input_shape=(1, 8, 8), num_classes=10)
-    advkit.train(model, digits_train.x, digits_train.y, advkit.TrainConfig(epochs=4, seed=0))
-    return model.eval()
+def trained(default_model):
+    """The cached digits CNN, inputs in [0, 1]."""
+    return default_model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,8 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
 def render(s: dict, model_spec: str) -> str:
     before, after = s["before"], s["after"]
     params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-    evaluation = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["eval"]["params"].items())
+    evaluation = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in s["eval"]["params"].items())
     rows = [("defense", f"{s['defense']} ({params})"), ("model", model_spec),
             ("data", f"{s['data']['train']['name']}: train n={s['data']['train']['n']}, test n={s['eval']['n']}"),
             ("eval attack", f"{s['eval']['attack']} ({evaluation})"), ("", "before -> after")]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .analyze import _close
 from .options import device_option, emit_json, info, json_option, progress_enabled
 
 
@@ -64,13 +65,6 @@ def write_report(out: Path, summary: dict, figures: dict) -> list[str]:
     write_json(out / "result.json", summary)
     write_text(out / "report.md", render_markdown(summary))
     return names
-
-
-def _close(figures: dict) -> None:
-    from ..report import pyplot
-
-    for fig in figures.values():
-        pyplot().close(fig)
 
 
 def _cell(value) -> str:

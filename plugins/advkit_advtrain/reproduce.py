@@ -23,9 +23,8 @@ class Goodfellow(advkit.Reproduction):
     paper = "Goodfellow, Shlens & Szegedy 2015, Explaining and harnessing adversarial examples"
 
     def run(self, data_spec, quick, seed, progress):
-        result = self.result()
         train, test = self.data(data_spec, seed, n_test=300 if quick else None)
-        result.data = {"train": train.describe(), "test": test.describe()}
+        result = self.result(train, test)
         epochs = 8 if quick else 15
         for label, architecture in MODELS.items():
             models = {

@@ -24,6 +24,7 @@ class Spec:
     `fixed`: ART arguments advkit sets (hidden from the schema). `targets`: "flag" when ART takes
     `targeted=True` with target labels as `y`, "labels" when `y` is always the target (untargeted
     runs pass no labels), None without a targeted mode. `single`: ART handles one sample per call.
+    `unseeded`: ART draws from an unseeded `np.random.RandomState()`, which advkit seeds.
     `probabilities`: the estimator must output probabilities. `requires`: an optional module ART
     needs for this attack (the row is registered only when it is installed). `hidden`/`shown`: ART arguments
     removed from / kept in the schema beyond the usual plumbing. `quick`: reduced iterations for CI.
@@ -37,6 +38,7 @@ class Spec:
     targets: str | None = "flag"
     black_box: bool = False
     single: bool = False
+    unseeded: bool = False
     probabilities: bool = False
     requires: str | None = None
     hidden: tuple[str, ...] = ()
@@ -44,6 +46,8 @@ class Spec:
     quick: dict = field(default_factory=dict)
 
 
+# CI settings for the optimisation attacks (C&W, EAD) that return the input unless they succeed.
+QUICK_CW = {"binary_search_steps": 1, "max_iter": 10, "learning_rate": 0.1, "initial_const": 10.0}
 PGD = "projected_gradient_descent.projected_gradient_descent"
 APGD = "auto_projected_gradient_descent"
 ACG = "auto_conjugate_gradient"
@@ -70,35 +74,36 @@ CATALOGUE = [
          requires="multiprocess", hidden=("attacks", "estimator_orig", "parallel_pool_size")),
     Spec("autoattack-l2", "AutoAttack", "auto_attack", "L2", {"norm": 2, "targeted": False}, targets=None,
          requires="multiprocess", hidden=("attacks", "estimator_orig", "parallel_pool_size")),
-    Spec("cw-l2", "CarliniL2Method", "carlini", "L2", quick={"binary_search_steps": 2, "max_iter": 5}),
+    Spec("cw-l2", "CarliniL2Method", "carlini", "L2", quick=QUICK_CW),
     Spec("cw-linf", "CarliniLInfMethod", "carlini", "Linf",
          quick={"max_iter": 3, "initial_const": 0.1, "largest_const": 1.0}),
     Spec("cw-l0", "CarliniL0Method", "carlini", "L0", hidden=("mask",),
-         quick={"binary_search_steps": 2, "max_iter": 5}),
+         quick={**QUICK_CW, "max_iter": 3, "max_halving": 2, "max_doubling": 2}),
     Spec("deepfool", "DeepFool", "deepfool", "L2", targets=None, quick={"max_iter": 5}),
     Spec("newtonfool", "NewtonFool", "newtonfool", "L2", targets=None, quick={"max_iter": 5}),
-    Spec("elasticnet", "ElasticNet", "elastic_net", "L1", quick={"binary_search_steps": 2, "max_iter": 5}),
-    Spec("jsma", "SaliencyMapMethod", "saliency_map", "L0", targets="labels"),
+    Spec("elasticnet", "ElasticNet", "elastic_net", "L1", quick=QUICK_CW),
+    Spec("jsma", "SaliencyMapMethod", "saliency_map", "L0", targets="labels", quick={"theta": 1.0, "gamma": 0.3}),
     Spec("universal-perturbation", "UniversalPerturbation", "universal_perturbation", "Linf", {"norm": INF},
-         targets=None, quick={"max_iter": 2}),
+         targets=None, quick={"max_iter": 1, "attacker": "fgsm"}),
     Spec("vat", "VirtualAdversarialMethod", "virtual_adversarial", "L2", targets=None, probabilities=True,
          quick={"max_iter": 2}),
     Spec("spatial-transformation", "SpatialTransformation", "spatial_transformation", None, targets=None),
-    Spec("hopskipjump", "HopSkipJump", "hop_skip_jump", "L2", {"norm": 2}, black_box=True,
+    Spec("hopskipjump", "HopSkipJump", "hop_skip_jump", "L2", {"norm": 2}, black_box=True, unseeded=True,
          quick={"max_iter": 2, "max_eval": 50, "init_eval": 10, "init_size": 20}),
-    Spec("hopskipjump-linf", "HopSkipJump", "hop_skip_jump", "Linf", {"norm": INF}, black_box=True,
+    Spec("hopskipjump-linf", "HopSkipJump", "hop_skip_jump", "Linf", {"norm": INF}, black_box=True, unseeded=True,
          quick={"max_iter": 2, "max_eval": 50, "init_eval": 10, "init_size": 20}),
-    Spec("boundary", "BoundaryAttack", "boundary", "L2", black_box=True,
+    Spec("boundary", "BoundaryAttack", "boundary", "L2", black_box=True, unseeded=True,
          quick={"max_iter": 5, "num_trial": 5, "sample_size": 5, "init_size": 20}),
     Spec("sign-opt", "SignOPTAttack", "sign_opt", "L2", targets=None, black_box=True, hidden=("eval_perform",),
-         quick={"num_trial": 10, "max_iter": 5, "query_limit": 500, "k": 10}),
+         quick={"num_trial": 5, "max_iter": 2, "query_limit": 100, "k": 5}),
     Spec("square", "SquareAttack", "square_attack", "Linf", {"norm": INF}, targets=None, black_box=True,
          hidden=("adv_criterion", "loss"), quick={"max_iter": 10}),
     Spec("square-l2", "SquareAttack", "square_attack", "L2", {"norm": 2}, targets=None, black_box=True,
          hidden=("adv_criterion", "loss"), quick={"max_iter": 10}),
     Spec("simba", "SimBA", "simba", "L2", black_box=True, single=True, probabilities=True,
          quick={"max_iter": 20}),
-    Spec("zoo", "ZooAttack", "zoo", "L2", black_box=True, quick={"max_iter": 2, "nb_parallel": 8}),
+    Spec("zoo", "ZooAttack", "zoo", "L2", black_box=True, single=True,
+         quick={"max_iter": 10, "nb_parallel": 16, "learning_rate": 0.1, "initial_const": 10.0}),
     Spec("pixel", "PixelAttack", "pixel_threshold", "L0", black_box=True, quick={"max_iter": 2, "th": 10}),
     Spec("threshold", "ThresholdAttack", "pixel_threshold", "Linf", black_box=True, requires="cma",
          quick={"max_iter": 2, "th": 10}),

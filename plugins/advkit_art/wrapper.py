@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
+
 import advkit
 
 from .catalogue import Spec
@@ -26,7 +28,9 @@ class ArtAttack(advkit.LibraryAttack):
         y_np = None if labels is None else np.eye(self.model.num_classes, dtype=np.float32)[labels.cpu().numpy()]
         batches = [slice(i, i + 1) for i in range(len(x_np))] if self.spec.single else [slice(None)]
         try:
-            x_adv = np.concatenate([attack.generate(x_np[s], None if y_np is None else y_np[s]) for s in batches])
+            with _seeded_random_states() if self.spec.unseeded else nullcontext():
+                x_adv = np.concatenate([attack.generate(x_np[s], None if y_np is None else y_np[s])
+                                        for s in batches])
         except ValueError as exc:
             raise advkit.UsageError(f"art.{self.name}: {exc}") from None
         return torch.from_numpy(x_adv.astype(np.float32)).to(x.device, x.dtype)
@@ -46,6 +50,25 @@ class ArtAttack(advkit.LibraryAttack):
             return art_cls(self._estimator, **{k: v for k, v in options.items() if k in accepted})
         except (ValueError, TypeError, IndexError) as exc:  # ART's own parameter checks
             raise advkit.UsageError(f"art.{self.name}: invalid parameters: {exc}") from None
+
+
+@contextmanager
+def _seeded_random_states():
+    """Seed the `np.random.RandomState()` that some ART attacks create without a seed from NumPy's
+    global generator (which advkit seeds), so that the same seed gives the same result."""
+    import numpy as np
+
+    original = np.random.RandomState
+
+    class SeededRandomState(original):
+        def __init__(self, seed=None):
+            super().__init__(np.random.randint(2**31) if seed is None else seed)
+
+    np.random.RandomState = SeededRandomState
+    try:
+        yield
+    finally:
+        np.random.RandomState = original
 
 
 def _quiet_inner_attack(art_cls, options: dict) -> None:

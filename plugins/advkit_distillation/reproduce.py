@@ -23,9 +23,8 @@ class Papernot(advkit.Reproduction):
              "Carlini & Wagner 2017, Towards evaluating the robustness of neural networks")
 
     def run(self, data_spec, quick, seed, progress):
-        result = self.result()
         train, test = self.data(data_spec, seed)
-        result.data = {"train": train.describe(), "test": test.describe()}
+        result = self.result(train, test)
         x, y = test.x[:40 if quick else 100], test.y[:40 if quick else 100]
         epochs, lr = (6, 0.01) if quick else (5, 0.01)
         temperatures = QUICK_TEMPERATURES if quick else TEMPERATURES

@@ -14,3 +14,8 @@ def register_activations(register):
 @advkit.hookimpl
 def register_defenses(register):
     register(advkit.Lazy("advkit_sat.sat:SmoothAdversarialTraining"))
+
+
+@advkit.hookimpl
+def register_reproductions(register):
+    register(advkit.Lazy("advkit_sat.reproduce:Xie"))

@@ -46,7 +46,8 @@ def swap_activations(model: nn.Module, name: str) -> dict:
         params["activation"] = name
     traced = functional is not None
     report = {"activation": name, "swapped": swapped, "not_swapped": frozen + (functional or []), "traced": traced}
-    missed = report["not_swapped"] + ([] if traced else ["functional calls unknown (forward not traceable by torch.fx)"])
+    untraced = [] if traced else ["functional calls unknown (forward not traceable by torch.fx)"]
+    missed = report["not_swapped"] + untraced
     if missed:
         warnings.warn(f"activation swap to {name!r} could not replace: {', '.join(missed)}", stacklevel=2)
     return report

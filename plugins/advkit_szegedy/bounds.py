@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 # sup |f'(x)|, found where f'' = 0 and rounded up in the fourth decimal
@@ -70,21 +69,21 @@ def power_iteration(module: nn.Module, input_shape, iterations: int = 100, seed:
     """||A|| of the layer's linear part A (bias removed), by power iteration with A then A^T.
 
     For a Conv2d, A is conv2d and A^T is conv_transpose2d with the same padding, stride and
-    dilation (obtained as the vector-Jacobian product of the layer itself, so every padding mode
-    is the real one). Converges to the operator norm from below.
+    dilation (autograd's backward of the layer itself, so every padding mode is the real one).
+    Converges to the operator norm from below.
     """
     weight = next(module.parameters())
     generator = torch.Generator().manual_seed(seed)
     v = torch.randn((1, *input_shape), generator=generator, dtype=weight.dtype).to(weight.device)
-    zero = torch.zeros_like(v)
     with torch.no_grad():
-        offset = module(zero)
+        offset = module(torch.zeros_like(v))
     norm = 0.0
-    for _ in range(iterations):
-        v = v / v.norm()
-        u, adjoint = torch.func.vjp(lambda z: module(z) - offset, v)
-        norm = float(u.detach().norm())
-        (v,) = adjoint(u)
+    with torch.enable_grad():
+        for _ in range(iterations):
+            v = (v / v.norm()).requires_grad_(True)
+            u = module(v) - offset
+            norm = float(u.detach().norm())
+            (v,) = torch.autograd.grad(u, v, grad_outputs=u.detach())
     return norm
 
 
@@ -111,10 +110,11 @@ def fourier_bound(conv: nn.Conv2d, input_hw) -> float | None:
 
 def schur_bound(module: nn.Module, input_shape) -> float:
     """sqrt(max row sum * max column sum) of a linear layer with non-negative weights (pooling)."""
-    ones = torch.ones((1, *input_shape))
-    rows, adjoint = torch.func.vjp(module, ones)
-    (columns,) = adjoint(torch.ones_like(rows))
-    return math.sqrt(float(rows.max()) * float(columns.max()))
+    ones = torch.ones((1, *input_shape), requires_grad=True)
+    with torch.enable_grad():
+        rows = module(ones)
+        (columns,) = torch.autograd.grad(rows, ones, grad_outputs=torch.ones_like(rows))
+    return math.sqrt(float(rows.detach().max()) * float(columns.max()))
 
 
 def _dense_weight(conv: nn.Conv2d) -> torch.Tensor:

@@ -11,6 +11,8 @@ from scipy.optimize import Bounds, minimize
 
 import advkit
 
+from .checks import at_least
+
 
 class LBFGS(advkit.Attack):
     """Box-constrained L-BFGS (Szegedy et al. 2014): the smallest L2 change that reaches a target class.
@@ -39,11 +41,8 @@ class LBFGS(advkit.Attack):
         super().__init__(model)
         if not c_init > 0:
             raise advkit.UsageError(f"szegedy.lbfgs: c_init must be > 0, got {c_init}")
-        if bracket_steps < 0 or bisections < 0:
-            raise advkit.UsageError(f"szegedy.lbfgs: bracket_steps and bisections must be >= 0, "
-                                    f"got {bracket_steps} and {bisections}")
-        if max_iter < 1:
-            raise advkit.UsageError(f"szegedy.lbfgs: max_iter must be >= 1, got {max_iter}")
+        at_least("szegedy.lbfgs", 0, bracket_steps=bracket_steps, bisections=bisections)
+        at_least("szegedy.lbfgs", 1, max_iter=max_iter)
         self.c_init = c_init
         self.bracket_steps = bracket_steps
         self.bisections = bisections

@@ -25,9 +25,8 @@ class Tanay(advkit.Reproduction):
     paper = "Tanay & Griffin 2016, A boundary tilting perspective on the phenomenon of adversarial examples"
 
     def run(self, data_spec, quick, seed, progress):
-        result = self.result()
         train, test = self.data(data_spec, seed, n_test=200 if quick else 1000)
-        result.data = {"train": train.describe(), "test": test.describe()}
+        result = self.result(train, test)
         self.sweeps(result, train, steps=4 if quick else 9, seed=seed)
         self.lenets(result, train, test, quick, seed, progress)
         result.notes.append("LeNet: SGD with momentum 0.9 (the paper: 50 epochs, batch 300, lr 0.0005); "
