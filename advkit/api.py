@@ -1,6 +1,8 @@
-"""Python entry points that resolve registered names: `attack`, `get_attack`, `make_attack`."""
+"""Python entry points that resolve registered names: `attack`, `get_attack`, `make_attack`, `instantiate`."""
 
 from __future__ import annotations
+
+import math
 
 from .attack import AttackResult, logits_of, run_attack
 from .data import check_inputs, check_labels
@@ -14,38 +16,44 @@ def get_attack(name: str) -> type:
     return registry().lookup("attacks", name).cls
 
 
-def make_attack(name: str, model, *, seed: int | None = None, **params):
-    """Instantiate attack `name` on `model` with checked `params`.
+def instantiate(kind: str, name: str, *args, seed: int | None = None, **params):
+    """Build the `kind` plugin class registered as `name` with checked parameters.
 
-    Returns (attack, qualified name, effective parameters including defaults).
-
-    String values are converted by the constructor's annotations (as the CLI does). `seed` is
-    passed on when the attack takes one. Negative `eps`, `steps < 1` and the like are refused here.
+    Returns (instance, qualified name, effective parameters including defaults). String values
+    are converted by the constructor's annotations (as the CLI does); `seed` is passed on when
+    the class takes one; negative `eps`, `steps < 1` and the like are refused; errors the
+    constructor raises (ValueError, TypeError) become a one-line UsageError.
     """
     from .params import bind, parameters
-    from .plugins import registry
+    from .plugins import SINGULAR, registry
 
-    entry = registry().lookup("attacks", name)
+    entry = registry().lookup(kind, name)
     cls = entry.cls
-    schema = {p.name for p in parameters(cls)}
-    if seed is not None and "seed" in schema and "seed" not in params:
+    what = f"{SINGULAR[kind]} {entry.qualified_name!r}"
+    schema = parameters(cls)
+    if seed is not None and "seed" in {p.name for p in schema} and "seed" not in params:
         params["seed"] = seed
-    bound = bind(cls, params, what=f"attack {entry.qualified_name!r}")
-    check_common(bound, what=f"attack {entry.qualified_name!r}")
+    bound = bind(cls, params, what=what)
+    check_common(bound, what=what)
     try:
-        instance = cls(model, **bound)
+        instance = cls(*args, **bound)
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"attack {entry.qualified_name!r}: {exc}") from None
-    effective = {p.name: p.default for p in parameters(cls) if not p.required}
+        raise UsageError(f"{what}: {exc}") from None
+    effective = {p.name: p.default for p in schema if not p.required}
     return instance, entry.qualified_name, {**effective, **bound}
+
+
+def make_attack(name: str, model, *, seed: int | None = None, **params):
+    """Instantiate attack `name` on `model`: (attack, qualified name, effective parameters)."""
+    return instantiate("attacks", name, model, seed=seed, **params)
 
 
 def check_common(params: dict, what: str) -> None:
     """Range checks for parameters whose meaning is shared by every attack."""
     for key in ("eps", "alpha", "eps_step", "step_size"):
         value = params.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            raise UsageError(f"{what}: {key} must be >= 0, got {value}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < math.inf:
+            raise UsageError(f"{what}: {key} must be finite and >= 0, got {value}")
     for key in ("steps", "max_iter", "n_restarts", "restarts"):
         value = params.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:

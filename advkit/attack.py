@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,9 +82,11 @@ class Attack:
         lo, hi = self.bounds
         x_adv = x_adv.clamp(lo, hi)
         eps = getattr(self, "eps", None)
-        if isinstance(eps, (int, float)) and self.norm in ("Linf", "L2"):
+        if isinstance(eps, numbers.Real) and not isinstance(eps, bool) and self.norm in ("Linf", "L2", "L1"):
+            eps = float(eps)
             delta = (x_adv - x).flatten(1)
-            size = delta.abs().amax(1) if self.norm == "Linf" else delta.norm(dim=1)
+            size = {"Linf": lambda: delta.abs().amax(1), "L2": lambda: delta.norm(dim=1),
+                    "L1": lambda: delta.abs().sum(1)}[self.norm]()
             limit = eps * (1 + 1e-4) + 1e-6
             if len(size) and size.max() > limit:
                 raise AttackContractError(
@@ -105,13 +108,9 @@ def plugin_of(cls: type) -> str:
 
 
 def _device_of(model):
-    import torch
+    from .models import device_of
 
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
-    return torch.device("cpu")
+    return device_of(model)
 
 
 @dataclass
@@ -146,15 +145,21 @@ class AttackResult:
         return float((self.pred_adv == self.y).float().mean()) if self.n else 0.0
 
     @property
-    def success_rate(self) -> float:
-        """Share of correctly classified samples that the attack fooled (or sent to their target)."""
+    def eligible(self):
+        """Samples the success rate is measured on: correctly classified, and (targeted) with a target
+        other than the true label."""
         correct = self.pred_clean == self.y
-        return float(self.success[correct].float().mean()) if correct.any() else 0.0
+        return correct if self.targets is None else correct & (self.targets != self.y)
+
+    @property
+    def success_rate(self) -> float:
+        """Share of eligible samples that the attack fooled (or sent to their target)."""
+        eligible = self.eligible
+        return float(self.success[eligible].float().mean()) if eligible.any() else 0.0
 
     def summary(self) -> dict:
         """The numbers `advkit attack --json` prints (provenance is added by the caller)."""
-        correct = self.pred_clean == self.y
-        fooled = self.success & correct
+        fooled = self.success & self.eligible
         return {
             "attack": self.attack,
             "params": self.params,

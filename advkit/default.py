@@ -27,12 +27,14 @@ def default_model(device=None):
     from . import checkpoints
     from .data import load_data
     from .models import load_model
+    from .seeding import seed_everything
     from .training import train
 
     path = cache_dir() / FILE
     if not path.exists():
         print(f"advkit: training the default {SPEC} on {DATA} (first use, cached in {path})", file=sys.stderr)
         data = load_data(DATA, split="train")
+        seed_everything(RECIPE.seed)
         model = load_model(SPEC, input_shape=data.input_shape, num_classes=data.num_classes,
                            class_names=data.class_names)
         train(model, data.x, data.y, RECIPE, progress=False)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from .errors import UsageError
 
 DEFAULT_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
+ALPHA_RULE = "2.5*eps/steps"  # Madry et al.'s step size, used when an attack's alpha is not given
 DEFAULT_EPS = {"Linf": (0.0, 0.05, 0.1, 0.2, 0.3), "L2": (0.0, 0.5, 1.0, 2.0)}
 EVAL_NORMS = ("Linf", "L2")
 
@@ -35,30 +36,30 @@ class AttackSpec:
 
 def parse_attacks(text: str) -> list[AttackSpec]:
     """`"pgd:steps=20,alpha=0.01,apgd:loss=dlr"` -> specs; a bare `key=value` extends the previous attack."""
-    specs: list[tuple[str, list]] = []
+    specs: list[tuple[str, dict]] = []
     for token in filter(None, (t.strip() for t in text.split(","))):
         name, sep, rest = token.partition(":")
         if "=" in name:
             if not specs:
                 raise UsageError(f"--attacks: {token!r} has no attack name before it (write NAME:key=value)")
-            specs[-1][1].append(_pair(token))
+            specs[-1][1].update(_key_values([token]))
         else:
-            specs.append((name.strip(), [_pair(p) for p in rest.split(":") if p.strip()] if sep else []))
+            specs.append((name.strip(), _key_values(rest.split(":")) if sep else {}))
     if not specs:
         raise UsageError("--attacks is empty")
-    out = [AttackSpec(name, tuple(params)) for name, params in specs]
+    out = [AttackSpec(name, tuple(params.items())) for name, params in specs]
     if len({s.label for s in out}) != len(out):
         raise UsageError(f"--attacks names the same attack twice: {text!r}")
     return out
 
 
-def _pair(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise UsageError(f"--attacks: attack parameters are written key=value, got {text!r}")
-    if key.strip() == "eps":
+def _key_values(items) -> dict[str, str]:
+    from .params import parse_key_values
+
+    params = parse_key_values(items, what="--attacks: attack parameters")
+    if "eps" in params:
         raise UsageError("--attacks: set eps with --eps, not per attack")
-    return key.strip(), value.strip()
+    return params
 
 
 def as_specs(attacks) -> list[AttackSpec]:
@@ -82,10 +83,11 @@ def as_specs(attacks) -> list[AttackSpec]:
 def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **overrides):
     """An attack instance for `spec` at `eps`: the norm, class count and a PGD step size follow eps.
 
-    `alpha` (when the attack has one and it was not given) is 2.5 * eps / steps, Madry et al.'s rule.
+    Parameters are converted by the attack's schema first (bad values are a UsageError); `alpha`
+    (when the attack has one and it was not given) follows `ALPHA_RULE`, 2.5 * eps / steps.
     """
     from .api import get_attack, make_attack
-    from .params import parameters
+    from .params import bind, parameters
 
     try:
         cls = get_attack(spec.name)
@@ -93,7 +95,7 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
         raise UsageError(f"evaluation attack {spec.label!r} is not available: {exc} "
                          "(see `advkit list attacks`, or choose the suite with --attacks)") from None
     schema = {p.name: p.default for p in parameters(cls)}
-    params = {**dict(spec.params), **overrides}
+    params = bind(cls, {**dict(spec.params), **overrides}, what=f"attack {spec.label!r}")
     if "eps" not in schema:
         raise UsageError(f"attack {spec.label!r} has no eps parameter, so it cannot be evaluated over epsilons")
     params["eps"] = eps
@@ -102,8 +104,7 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
     if "n_classes" in schema:
         params.setdefault("n_classes", model.num_classes)
     if "alpha" in schema and "alpha" not in params:
-        steps = int(params.get("steps", schema.get("steps") or 1))
-        params["alpha"] = 2.5 * eps / max(1, steps)
+        params["alpha"] = 2.5 * eps / max(1, params.get("steps") or schema.get("steps") or 1)
     attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
     if attack.norm != norm:
         raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "
@@ -237,7 +238,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
             index = robust.nonzero().flatten() if cascade else torch.arange(len(y))
             x_adv, pred, counter = _run(instances[(s, e)][0], model, x[index], y[index], batch_size, seed,
                                         progress, f"{s.label} eps={e:g}")
-            fooled = pred != y[index]
+            fooled = (pred != y[index]) & correct[index]  # misclassified samples are not fooled by the attack
             fooled_mask = _mask(index[fooled], len(y))
             runs.append((s.label, len(index), counter))
             # cascade: robust after this attack and all before it; full: against this attack alone
@@ -254,8 +255,8 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
         worst_case[e] = _share(robust)
     evaluation = Evaluation(
         attacks=[s.label for s in specs],
-        params={s.label: {k: v for k, v in instances[(s, nonzero[0])][1].items() if k != "eps"} if nonzero
-                else dict(s.params) for s in specs},
+        params={s.label: _recorded(s, instances[(s, nonzero[0])][1]) if nonzero else dict(s.params)
+                for s in specs},
         norm=norm, eps=eps, cascade=cascade, seed=seed, device=str(model.device),
         clean_accuracy=clean_accuracy, worst_case=worst_case, per_attack=per_attack,
         cost=_cost(runs, len(y), cascade), x=x, y=y, clean_pred=clean_pred, adversarial=adversarial, sizes=sizes,
@@ -267,6 +268,14 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
         evaluation.warnings, evaluation.sanity_cost = run_checks(model, evaluation, specs, probe=probe,
                                                                  batch_size=batch_size)
     return evaluation
+
+
+def _recorded(spec: AttackSpec, bound: dict) -> dict:
+    """The parameters an attack ran with, without eps; a derived alpha is recorded as its rule."""
+    params = {k: v for k, v in bound.items() if k != "eps"}
+    if "alpha" in params and "alpha" not in dict(spec.params):
+        params["alpha"] = ALPHA_RULE
+    return params
 
 
 def _run(attack, model, x, y, batch_size: int, seed: int, progress: bool, desc: str):

@@ -14,7 +14,8 @@ FIGURES = ("robust_accuracy", "perturbation_sizes", "examples")
 
 
 def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -> list[Path]:
-    """Write result.json (`summary`), the figures as PNG, report.md and report.html into `out_dir`."""
+    """Write result.json (`summary`), report.md, report.html and the figures as PNG into `out_dir`;
+    returns the paths written."""
     out = Path(out_dir)
     pngs = {name: render(fig) for name, fig in zip(FIGURES, (accuracy_figure(evaluation),
                                                              sizes_figure(evaluation),
@@ -24,7 +25,7 @@ def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -
     write_json(out / "result.json", summary)
     write_text(out / "report.md", markdown(summary, {name: f"{name}.png" for name in pngs}))
     write_text(out / "report.html", page(summary, pngs))
-    return [out / "result.json", out / "report.md", out / "report.html"]
+    return [out / "result.json", out / "report.md", out / "report.html", *(out / f"{name}.png" for name in pngs)]
 
 
 def render(fig) -> bytes:

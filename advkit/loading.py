@@ -50,6 +50,23 @@ def load_inputs(model_spec: str | None, data_spec: str | None, *, split: str = "
     return Inputs(model.eval(), data, model_spec, torch_device)
 
 
+def load_for_analysis(cls, what: str, model_specs, data_spec, **options):
+    """Model(s) and data for analysis class `cls`: a list of models when it sets `multi_model`,
+    None when it trains its own (`needs_model = False`); also returns the model specs."""
+    from .data import load_data
+
+    if not cls.needs_model:
+        if model_specs or any(options[k] is not None for k in ("bounds", "mean", "std")):
+            raise UsageError(f"{what} trains its own models: drop --model, --bounds, --mean and --std")
+        data = load_data(data_spec or "digits", split=options["split"], n=options["n"], seed=options["seed"])
+        return None, data, []
+    if len(model_specs) > 1 and not cls.multi_model:
+        raise UsageError(f"{what} analyses one model; got --model {len(model_specs)} times")
+    loaded = [load_inputs(spec, data_spec, **options) for spec in (model_specs or [None])]
+    models = [inputs.model for inputs in loaded]
+    return (models if cls.multi_model else models[0]), loaded[0].data, [inputs.model_spec for inputs in loaded]
+
+
 def is_fresh(model_spec: str) -> bool:
     """True when the spec names a zoo architecture (new random weights), not a file or factory."""
     from .plugins import registry

@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -78,11 +78,7 @@ class Model(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        for t in self.parameters():
-            return t.device
-        for t in self.buffers():
-            return t.device
-        return torch.device("cpu")
+        return device_of(self)
 
     @property
     def mean(self):
@@ -121,12 +117,21 @@ class Model(nn.Module):
         return int(out.shape[1])
 
 
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (or buffer); CPU for a module without either."""
+    for t in module.parameters():
+        return t.device
+    for t in module.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
 def _per_channel(values, channels: int, option: str) -> list[float]:
     values = [float(v) for v in values]
     if len(values) == 1:
         return values * channels
     if len(values) != channels:
-        raise UsageError(f"{option} needs 1 or {channels} values, got {len(values)}")
+        raise UsageError(f"{option} needs 1 value or one per channel ({channels}), got {len(values)}")
     return values
 
 
@@ -221,12 +226,15 @@ def _call_factory(target: str, func: str) -> nn.Module:
     else:
         try:
             module = importlib.import_module(target)
-        except ImportError as exc:
-            raise ModelError(f"cannot import model module {target!r}: {exc}") from exc
+        except Exception as exc:
+            raise ModelError(f"cannot import model module {target!r}: {type(exc).__name__}: {exc}") from exc
     factory = getattr(module, func, None)
     if not callable(factory):
         raise ModelError(f"{target} has no callable {func!r}")
-    net = factory()
+    try:
+        net = factory()
+    except Exception as exc:
+        raise ModelError(f"{target}:{func}() failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(net, nn.Module):
         raise ModelError(f"{target}:{func} returned {type(net).__name__}, not an nn.Module")
     return net

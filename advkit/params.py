@@ -70,6 +70,19 @@ def bind(cls, values: dict[str, Any], *, what: str) -> dict[str, Any]:
     return out
 
 
+def parse_key_values(items, *, what: str = "parameters") -> dict[str, str]:
+    """`["k=v", ...]` or `"k=v,k=v"` as a dict of strings (converted later by a schema)."""
+    if isinstance(items, str):
+        items = items.split(",")
+    out = {}
+    for item in filter(None, (part.strip() for part in items)):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} are written KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def convert(text: str, param: Param, *, what: str = "") -> Any:
     """Convert a CLI string by the parameter's annotation, else by its default's type."""
     kind = type_name(param.annotation, param.default)

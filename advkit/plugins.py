@@ -228,6 +228,7 @@ def _load() -> Registry:
         if allowed is not None and ep.name not in allowed:
             continue
         if ep.name in infos:
+            infos[ep.name].errors.append(f"a second entry point named {ep.name!r} ({ep.value}) was ignored")
             continue
         dist = ep.dist.name if ep.dist else None
         info = infos[ep.name] = PluginInfo(ep.name, ep.value, _version(dist) if dist else None)

@@ -83,7 +83,7 @@ def examples_figure(path, result, model, class_names=None, rows: int = 6) -> Pat
 
     plt = pyplot()
     lo, hi = model.bounds
-    fooled = (result.success & (result.pred_clean == result.y)).nonzero().flatten().tolist()
+    fooled = (result.success & result.eligible).nonzero().flatten().tolist()
     rest = [i for i in range(result.n) if i not in set(fooled)]
     index = (fooled + rest)[:rows]
     x_clean = result.x[index]
@@ -104,3 +104,25 @@ def examples_figure(path, result, model, class_names=None, rows: int = 6) -> Pat
     fig.suptitle(f"{result.attack}: true label of each row = {', '.join(names[int(result.y[i])] for i in index)}",
                  fontsize=8)
     return save_figure(fig, path)
+
+
+def write_bundle(out, summary: dict, figures: dict, *, json_name: str = "result.json",
+                 markdown=None) -> list[str]:
+    """One PNG per figure, the summary as JSON (listing the figures) and, given a `markdown(summary)`
+    renderer, report.md; all written atomically. Returns the figure file names."""
+    out = Path(out)
+    names = [f"{stem}.png" for stem in figures]
+    for stem, fig in figures.items():
+        save_figure(fig, out / f"{stem}.png")
+    summary = {**summary, "figures": names}
+    write_json(out / json_name, summary)
+    if markdown is not None:
+        write_text(out / "report.md", markdown(summary))
+    return names
+
+
+def close_figures(figures: dict) -> None:
+    """Release figures that were not saved."""
+    plt = pyplot()
+    for fig in figures.values():
+        plt.close(fig)

@@ -24,8 +24,8 @@ class LibraryAttack(Attack):
         super().__init__(model)
         defaults = {p.name: p.default for p in self.signature().parameters.values() if p.default is not p.empty}
         self.params = {**defaults, **params}
-        for key, value in self.params.items():
-            setattr(self, key, value)
+        if "eps" in self.params:
+            self.eps = self.params["eps"]
 
     @classmethod
     def signature(cls) -> inspect.Signature:

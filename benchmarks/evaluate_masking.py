@@ -10,7 +10,6 @@ a summary JSON under runs/evaluate/ (or --out).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch

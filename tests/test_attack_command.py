@@ -75,3 +75,19 @@ def test_batch_size_does_not_change_results(cli):
     a = json.loads(cli("attack", "--plugin", "fgsm", "--batch-size", "7", "--n", "30", "--json").stdout)
     b = json.loads(cli("attack", "--plugin", "fgsm", "--batch-size", "256", "--n", "30", "--json").stdout)
     assert a["robust_accuracy"] == b["robust_accuracy"]
+
+
+def test_targeted_success_ignores_samples_already_at_their_target(cli):
+    r = json.loads(cli("attack", "--plugin", "pgd", "--eps", "0", "--targeted", "3", "--n", "80", "--json").stdout)
+    assert r["success_rate"] == 0.0
+
+
+def test_result_files_are_readable_by_others(cli, tmp_path):
+    import os
+    import stat
+
+    assert cli("attack", "--plugin", "fgsm", "--n", "4", "--out", tmp_path).code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    for name in ("result.json", "adversarial.npz", "examples.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask

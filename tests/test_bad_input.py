@@ -34,7 +34,8 @@ def test_malformed_param(cli):
 
 
 def test_negative_eps(cli):
-    one_line_error(cli("attack", "--plugin", "pgd", "--eps", "-0.1"), 2, "eps must be >= 0")
+    one_line_error(cli("attack", "--plugin", "pgd", "--eps", "-0.1"), 2, "eps must be finite and >= 0")
+    one_line_error(cli("attack", "--plugin", "pgd", "--eps", "inf"), 2, "eps must be finite and >= 0")
 
 
 def test_steps_below_one(cli):
@@ -94,19 +95,19 @@ def _npz(tmp_path, x, y, name="d.npz"):
 
 
 def test_nan_in_data(cli, tmp_path):
-    x = np.random.rand(10, 8, 8).astype(np.float32)
+    x = np.random.default_rng(0).random((10, 8, 8)).astype(np.float32)
     x[3, 2, 2] = np.nan
     path = _npz(tmp_path, x, np.arange(10) % 10)
     one_line_error(cli("attack", "--plugin", "pgd", "--model", "cnn", "--data", path), 1, "NaN")
 
 
 def test_pixels_outside_bounds(cli, tmp_path):
-    path = _npz(tmp_path, np.random.rand(10, 8, 8).astype(np.float32) * 3, np.arange(10) % 10)
+    path = _npz(tmp_path, np.random.default_rng(0).random((10, 8, 8)).astype(np.float32) * 3, np.arange(10) % 10)
     one_line_error(cli("attack", "--plugin", "pgd", "--model", "cnn", "--data", path), 1, "outside the model's input bounds")
 
 
 def test_labels_beyond_model_classes(cli, tmp_path, default_model):
-    path = _npz(tmp_path, np.random.rand(10, 8, 8).astype(np.float32), np.arange(10) + 5)
+    path = _npz(tmp_path, np.random.default_rng(0).random((10, 8, 8)).astype(np.float32), np.arange(10) + 5)
     ckpt = tmp_path / "m.safetensors"
     from advkit import save_model
 
@@ -116,7 +117,7 @@ def test_labels_beyond_model_classes(cli, tmp_path, default_model):
 
 
 def test_shape_mismatch(cli, tmp_path, default_model):
-    path = _npz(tmp_path, np.random.rand(10, 12, 12).astype(np.float32), np.arange(10) % 10)
+    path = _npz(tmp_path, np.random.default_rng(0).random((10, 12, 12)).astype(np.float32), np.arange(10) % 10)
     ckpt = tmp_path / "m.safetensors"
     from advkit import save_model
 
@@ -156,3 +157,25 @@ def test_debug_shows_traceback(cli, monkeypatch):
     monkeypatch.setenv("ADVKIT_DEBUG", "1")
     with pytest.raises(UsageError):
         cli("attack", "--plugin", "pgf")
+
+
+def test_failing_model_factory(cli, tmp_path):
+    (tmp_path / "boom.py").write_text("def build():\n    raise RuntimeError('no weights here')\n")
+    one_line_error(cli("attack", "--plugin", "pgd", "--model", f"{tmp_path / 'boom.py'}:build", "--data", "digits"),
+                   1, "build() failed", "no weights here")
+    one_line_error(cli("attack", "--plugin", "pgd", "--model", "json:dumps", "--data", "digits"), 1, "dumps() failed")
+
+
+def test_unwritable_output(cli, tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    one_line_error(cli("attack", "--plugin", "fgsm", "--n", "4", "--out", blocker / "sub"), 1, "cannot write")
+
+
+def test_bad_numbers_in_lists(cli):
+    one_line_error(cli("attack", "--plugin", "pgd", "--model", "cnn", "--bounds", "0,1/0"), 2, "--bounds")
+
+
+def test_train_needs_an_epoch(cli, tmp_path):
+    one_line_error(cli("train", "--model", "linear", "--epochs", "0", "--out", tmp_path / "m.safetensors"), 2,
+                   "--epochs must be >= 1")

@@ -29,69 +29,41 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
     no --data the embedded default (digits and a small CNN) is used.
     """
     from ..analysis import Report
+    from ..api import instantiate
     from ..errors import UsageError
-    from ..params import bind, parameters
-    from ..plugins import registry
+    from ..loading import load_for_analysis
     from ..provenance import versions
-    from ..report import to_jsonable
+    from ..report import close_figures, to_jsonable, write_bundle
     from ..seeding import seed_everything
 
-    entry = registry().lookup("analyses", analysis_name)
-    cls = entry.cls
-    what = f"analysis {entry.qualified_name!r}"
-    params = parse_params(raw_params)
-    schema = {p.name: p for p in parameters(cls)}
-    if "seed" in schema and "seed" not in params:
-        params["seed"] = seed
-    bound = bind(cls, params, what=what)
-    try:
-        analysis = cls(**bound)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{what}: {exc}") from None
-    model, data, specs = _load(cls, what, model_specs, data_spec, split=split, n=n, seed=seed, device=device,
-                               bounds=bounds, mean=mean, std=std)
+    analysis, qualified, effective = instantiate("analyses", analysis_name, seed=seed, **parse_params(raw_params))
+    cls, what = type(analysis), f"analysis {qualified!r}"
+    model, data, specs = load_for_analysis(cls, what, model_specs, data_spec, split=split, n=n, seed=seed,
+                                           device=device, bounds=bounds, mean=mean, std=std)
     seed_everything(seed)
     report = analysis.run(model, data)
     if not isinstance(report, Report):
         raise UsageError(f"{what} returned {type(report).__name__}, expected an advkit.Report")
     summary = {
-        "analysis": entry.qualified_name,
-        "params": {**{name: p.default for name, p in schema.items() if not p.required}, **bound},
+        "analysis": qualified,
+        "params": effective,
         "model": specs if cls.multi_model else (specs[0] if specs else None),
         "data": data.describe(),
         "seed": seed,
         "device": str(_device_of(model, device)),
-        "versions": versions([entry.plugin]),
+        "versions": versions([qualified.split(".")[0]]),
         "numbers": report.numbers,
         "notes": report.notes,
     }
     if out_dir:
-        summary["figures"] = _write(Path(out_dir), summary, report.figures)
+        summary["figures"] = write_bundle(out_dir, summary, report.figures, json_name="report.json")
         info(f"wrote {Path(out_dir) / 'report.json'} and {len(report.figures)} figure(s)")
     else:
-        _close(report.figures)
+        close_figures(report.figures)
     if as_json:
         emit_json(summary)
     else:
         click.echo(render(to_jsonable(summary)))
-
-
-def _load(cls, what, model_specs, data_spec, **options):
-    """The model (a list for multi-model analyses, None when not needed), the data and the model specs."""
-    from ..data import load_data
-    from ..errors import UsageError
-    from ..loading import load_inputs
-
-    if not cls.needs_model:
-        if model_specs or any(options[k] is not None for k in ("bounds", "mean", "std")):
-            raise UsageError(f"{what} trains its own models: drop --model, --bounds, --mean and --std")
-        data = load_data(data_spec or "digits", split=options["split"], n=options["n"], seed=options["seed"])
-        return None, data, []
-    if len(model_specs) > 1 and not cls.multi_model:
-        raise UsageError(f"{what} analyses one model; got --model {len(model_specs)} times")
-    loaded = [load_inputs(spec, data_spec, **options) for spec in (model_specs or [None])]
-    models = [inputs.model for inputs in loaded]
-    return (models if cls.multi_model else models[0]), loaded[0].data, [inputs.model_spec for inputs in loaded]
 
 
 def _device_of(model, requested: str):
@@ -99,24 +71,6 @@ def _device_of(model, requested: str):
 
     first = model[0] if isinstance(model, list) else model
     return first.device if first is not None else resolve_device(requested)
-
-
-def _write(out: Path, summary: dict, figures: dict) -> list[str]:
-    """report.json plus one PNG per figure (atomic writes); returns the figure file names."""
-    from ..report import save_figure, write_json
-
-    names = [f"{stem}.png" for stem in figures]
-    for stem, fig in figures.items():
-        save_figure(fig, out / f"{stem}.png")
-    write_json(out / "report.json", {**summary, "figures": names})
-    return names
-
-
-def _close(figures: dict) -> None:
-    from ..report import pyplot
-
-    for fig in figures.values():
-        pyplot().close(fig)
 
 
 def render(summary: dict) -> str:

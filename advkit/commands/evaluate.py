@@ -27,7 +27,8 @@ from .options import (data_options, device_option, emit_json, float_list, info, 
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @device_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Write result.json, report.md, report.html and the figures here.")
+              help="Write result.json, report.md, report.html and the figures robust_accuracy.png, "
+                   "perturbation_sizes.png, examples.png here.")
 @json_option
 def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, attacks, eps, norm, full, probe,
                      strict, batch_size, device, out_dir, as_json):
@@ -53,7 +54,7 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
         from ..html_report import write_reports
 
         written = write_reports(out_dir, evaluation, inputs.model, summary, data.class_names)
-        info("wrote " + ", ".join(map(str, written)))
+        info(f"wrote {out_dir}: " + ", ".join(path.name for path in written))
     if as_json:
         emit_json(summary)
     else:

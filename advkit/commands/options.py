@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from ..errors import UsageError
 
 
 def float_list(count: int | None = None):
@@ -20,7 +19,7 @@ def float_list(count: int | None = None):
             from ..params import parse_number
 
             values = [parse_number(v) for v in value.replace(" ", "").split(",") if v]
-        except ValueError:
+        except (ValueError, ZeroDivisionError):
             raise click.BadParameter(f"expects comma-separated numbers, got {value!r}") from None
         if count is not None and len(values) != count:
             raise click.BadParameter(f"expects {count} comma-separated numbers, got {value!r}")
@@ -76,13 +75,9 @@ def json_option(f):
 
 
 def parse_params(raw: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in raw:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-p expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
+    from ..params import parse_key_values
+
+    return parse_key_values(raw, what="-p parameters")
 
 
 def emit_json(obj) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from .analyze import _close
 from .options import device_option, emit_json, info, json_option, progress_enabled
 
 
@@ -29,7 +28,7 @@ def reproduce_command(name, data_spec, quick, seed, out_dir, device, as_json):
     from ..models import resolve_device
     from ..plugins import registry
     from ..provenance import versions
-    from ..report import to_jsonable
+    from ..report import close_figures, to_jsonable, write_bundle
     from ..reproduction import run_reproduction
 
     entry = registry().lookup("reproductions", name)
@@ -43,28 +42,15 @@ def reproduce_command(name, data_spec, quick, seed, out_dir, device, as_json):
         "tables": result.tables, "notes": result.notes, "versions": versions([entry.plugin]),
     }
     if out_dir:
-        summary["figures"] = write_report(Path(out_dir), to_jsonable(summary), result.figures)
+        summary = to_jsonable(summary)
+        summary["figures"] = write_bundle(out_dir, summary, result.figures, markdown=render_markdown)
         info(f"wrote {Path(out_dir) / 'result.json'}, report.md and {len(result.figures)} figure(s)")
     else:
-        _close(result.figures)
+        close_figures(result.figures)
     if as_json:
         emit_json(summary)
     else:
         click.echo(render_text(to_jsonable(summary)))
-
-
-def write_report(out: Path, summary: dict, figures: dict) -> list[str]:
-    """result.json, report.md and one PNG per figure, all written atomically; returns the figure names."""
-    from ..atomic import write_text
-    from ..report import save_figure, write_json
-
-    names = [f"{stem}.png" for stem in figures]
-    for stem, fig in figures.items():
-        save_figure(fig, out / f"{stem}.png")
-    summary = {**summary, "figures": names}
-    write_json(out / "result.json", summary)
-    write_text(out / "report.md", render_markdown(summary))
-    return names
 
 
 def _cell(value) -> str:

@@ -40,6 +40,7 @@ def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_deca
     import time
 
     from .. import checkpoints
+    from ..errors import UsageError
     from ..data import load_data
     from ..models import load_model, resolve_device
     from ..provenance import versions
@@ -49,6 +50,8 @@ def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_deca
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed,
                          optimizer=optimizer)
     config.check()
+    if epochs < 1:
+        raise UsageError(f"--epochs must be >= 1 to train, got {epochs}")
     out = Path(out)
     data_spec = data_spec or "digits"
     data = load_data(data_spec, split=split, n=n, seed=seed)
@@ -66,7 +69,8 @@ def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_deca
         test = load_data(data_spec, split="test", seed=seed)
         if test.meta.get("split") == "test":
             test_acc = evaluate_accuracy(model, test.x, test.y)
-    model.spec["trained"] = {"data": data_spec, "split": split, "config": vars(config)}
+    model.spec["trained"] = {"data": data_spec, "split": split, "n": len(data), "config": vars(config),
+                             "seed": seed, "device": str(model.device), "versions": versions([])}
     checkpoints.save(model, out)
     resume_path(out).unlink(missing_ok=True)
     summary = {"model": model_spec, "out": str(out), "data": data.describe(), "config": vars(config),
