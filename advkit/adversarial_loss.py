@@ -21,15 +21,20 @@ class AdversarialLoss:
     def __init__(self, attack, alpha: float = 0.5, *, loss: Callable = F.cross_entropy,
                  attacking: Callable[[], ContextManager] = nullcontext,
                  updating: Callable[[], ContextManager] = nullcontext):
-        from .errors import UsageError
-
-        if not 0.0 <= alpha <= 1.0:
-            raise UsageError(f"alpha (weight of the clean loss) must be in [0, 1], got {alpha}")
+        self.check_alpha(alpha)
         self.attack = attack
         self.alpha = alpha
         self.loss = loss
         self.attacking = attacking
         self.updating = updating
+
+    @staticmethod
+    def check_alpha(alpha: float) -> None:
+        """UsageError unless the weight of the clean loss `alpha` is in [0, 1]."""
+        from .errors import UsageError
+
+        if not 0.0 <= alpha <= 1.0:
+            raise UsageError(f"alpha (weight of the clean loss) must be in [0, 1], got {alpha}")
 
     def __call__(self, model, x, y):
         with self.attacking():

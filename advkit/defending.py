@@ -15,20 +15,38 @@ MASKING_SHARE = 0.01
 
 def make_defense(name: str, **params):
     """Instantiate defense `name` with checked `params`; returns (defense, qualified name, effective parameters)."""
-    from .api import check_common
-    from .params import bind, parameters
-    from .plugins import registry
+    from .api import instantiate
 
-    entry = registry().lookup("defenses", name)
-    what = f"defense {entry.qualified_name!r}"
-    bound = bind(entry.cls, params, what=what)
-    check_common(bound, what=what)
-    try:
-        instance = entry.cls(**bound)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{what}: {exc}") from None
-    effective = {p.name: p.default for p in parameters(entry.cls) if not p.required}
-    return instance, entry.qualified_name, {**effective, **bound}
+    return instantiate("defenses", name, **params)
+
+
+def defend_from_specs(name: str, model_spec: str, data_spec: str | None, *, split: str = "train",
+                      n: int | None = None, eval_n: int = 500, device: str = "auto", bounds=None, mean=None,
+                      std=None, config=None, **options) -> tuple[object, dict]:
+    """`defend` from CLI-style specs: the model on the `split` of the data, evaluated on its test split.
+
+    The test split is shuffled with the config's seed and cut to its first `eval_n` samples; the
+    seed is set before the model is built (a zoo model's initial weights). `options` go to `defend`.
+    """
+    import torch
+
+    from .data import load_data, validate
+    from .loading import load_inputs
+    from .seeding import seed_everything
+    from .training import TrainConfig
+
+    if eval_n < 1:
+        raise UsageError(f"--eval-n must be at least 1, got {eval_n}")
+    config = config or TrainConfig()
+    config.check()
+    seed_everything(config.seed)
+    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=config.seed, device=device, bounds=bounds,
+                         mean=mean, std=std, warn_untrained=False)
+    test = load_data(inputs.data.meta["spec"], split="test", seed=config.seed, bounds=None)
+    if eval_n < len(test):
+        test = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(config.seed))[:eval_n])
+    validate(test, bounds=inputs.model.bounds, num_classes=inputs.model.num_classes)
+    return defend(name, inputs.model, inputs.data, test, config=config, **options)
 
 
 def defend(name: str, model, train_data, test_data=None, *, params: dict | None = None, config=None,
@@ -39,11 +57,13 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
 
     Clean accuracy, robust accuracy under `eval_attack` (its `eps` defaults to the defense's own
     `eps`, if it has one), the mean L1 norm of the logits and the share of inputs whose input
-    gradient is exactly zero are measured on `test_data` (default: `train_data`) before and after.
-    With `out`, training state is checkpointed per epoch beside it (`resume=True` continues), and
+    gradient is exactly zero are measured on `test_data` (default: `train_data`) before and after;
+    the summary says (and warns) when that is training data. With `out`, training state is checkpointed per epoch beside it (`resume=True` continues), and
     the defended model (advkit checkpoint) and the summary (`out` with suffix .json) are written.
     """
+    from .api import get_attack
     from .models import as_model
+    from .params import parameters
     from .provenance import versions
     from .report import write_json
     from .seeding import seed_everything
@@ -51,34 +71,47 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
 
     config = config or TrainConfig()
     config.check()
+    out = Path(out) if out is not None else None
+    if out is not None and out.suffix.lower() == ".json":
+        raise UsageError("--out is the model checkpoint; use .safetensors or .pt")
     defense, qualified, effective = make_defense(name, **(params or {}))
     model = as_model(model, input_shape=train_data.input_shape)
+    on_training_data = test_data is None or test_data.meta.get("split") == "all"
     test_data = train_data if test_data is None else test_data
     eval_params = dict(eval_params or {})
-    if "eps" not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
+    takes_eps = "eps" in {p.name for p in parameters(get_attack(eval_attack))}
+    if takes_eps and "eps" not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
         eval_params["eps"] = defense.eps
-    out = Path(out) if out is not None else None
     run = {"defense": qualified, "params": effective, "config": asdict(config), "model": copy.deepcopy(model.spec)}
     if out is not None:
-        _check_resumable(_run_file(out), run, resume)
+        _check_resumable(_run_file(out), {**run, "data": train_data.describe()}, resume)
     defense.config, defense.checkpoint, defense.resume = config, out, resume
     defense.progress, defense.stop_after = progress, stop_after
 
     measure = dict(attack=eval_attack, attack_params=eval_params, seed=config.seed, batch_size=batch_size)
-    seed_everything(config.seed)
-    before, evaluation = measurements(model, test_data, **measure)
-    seed_everything(config.seed)
-    started = time.perf_counter()
-    defended = defense.apply(model, train_data)
-    seconds = time.perf_counter() - started
-    after, _ = measurements(defended, test_data, **measure)
+    try:
+        seed_everything(config.seed)
+        before, evaluation = measurements(model, test_data, **measure)
+        seed_everything(config.seed)
+        started = time.perf_counter()
+        defended = defense.apply(model, train_data)
+        seconds = time.perf_counter() - started
+        after, _ = measurements(defended, test_data, **measure)
+    except BaseException:
+        if out is not None and not _state_files(out):
+            _run_file(out).unlink(missing_ok=True)  # nothing to resume: leave no record behind
+        raise
+    warnings = masking_warnings(after)
+    if on_training_data:
+        warnings.insert(0, f"data {test_data.meta.get('spec')!r} has no test split: accuracy before and after "
+                           "is measured on the training data")
     plugin = qualified.split(".")[0]
     summary = {
         **run,
-        "eval": {**evaluation, "n": len(test_data)},
+        "eval": {**evaluation, "n": len(test_data)}, "eval_on_training_data": on_training_data,
         "data": {"train": train_data.describe(), "test": test_data.describe()},
         "before": before, "after": after, "details": defense.report(),
-        "warnings": masking_warnings(after), "seconds": round(seconds, 3), "seed": config.seed,
+        "warnings": warnings, "seconds": round(seconds, 3), "seed": config.seed,
         "device": str(defended.device), "versions": versions([plugin, evaluation["attack"].split(".")[0]]),
     }
     if out is not None:
@@ -87,7 +120,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
         defended.spec["defended"] = {"defense": qualified, "params": effective}
         checkpoints.save(defended, out)
         write_json(out.with_suffix(".json"), summary)
-        for state in out.parent.glob(f"{out.name}.*.resume.pt"):
+        for state in _state_files(out):
             state.unlink()
         _run_file(out).unlink(missing_ok=True)
     return defended, summary
@@ -142,8 +175,12 @@ def _run_file(out: Path) -> Path:
     return out.with_name(f"{out.name}.resume.json")
 
 
+def _state_files(out: Path) -> list[Path]:
+    return list(out.parent.glob(f"{out.name}.*.resume.pt"))
+
+
 def _check_resumable(path: Path, run: dict, resume: bool) -> None:
-    """Refuse to resume training state written by a different defense or parameters; record this run."""
+    """Refuse to resume training state written by a different defense, parameters, model or data; record this run."""
     import json
 
     from .atomic import write_text
@@ -151,7 +188,9 @@ def _check_resumable(path: Path, run: dict, resume: bool) -> None:
 
     if resume and path.is_file():
         saved = json.loads(path.read_text())
-        if saved != to_jsonable(run):
-            raise UsageError(f"{path} belongs to a different run ({saved.get('defense')} {saved.get('params')}); "
+        current = to_jsonable(run)
+        changed = sorted(k for k in {*saved, *current} if saved.get(k) != current.get(k))
+        if changed:
+            raise UsageError(f"{path} belongs to a different run ({', '.join(changed)} differ); "
                              "drop --resume to start over")
     write_text(path, dumps(run))

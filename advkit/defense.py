@@ -46,9 +46,10 @@ class Defense:
         if epochs is not None:
             config = replace(config, epochs=epochs)
         state = self.stage_file(stage)
+        resuming = self.resume and state is not None and state.is_file()
         history = train(model, x, y, config, loss_fn=loss_fn or cross_entropy, checkpoint=state,
-                        resume=self.resume and state is not None and state.is_file(), progress=self.progress,
-                        stop_after=self.stop_after, tag=f"{self.name} {stage}")
+                        resume=resuming, progress=self.progress, stop_after=self.stop_after,
+                        tag=f"{self.name} {stage}")
         if len(history) < config.epochs:
             raise TrainingStopped(f"{self.name} {stage} stopped after epoch {len(history)} of {config.epochs}")
         return history

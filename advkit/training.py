@@ -130,8 +130,13 @@ def _restore(path, model, optimizer, config, tag) -> tuple[int, list[dict]]:
     if state.get("tag") != tag or changed:
         detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed) or f"stage {state.get('tag')!r}"
         raise UsageError(f"checkpoint {path} belongs to a different run ({detail}); drop --resume to start over")
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[-1].strip()[:200]
+        raise UsageError(f"cannot resume from {path}: its weights do not fit this model ({detail}); "
+                         "drop --resume to start over") from None
     return int(state["epoch"]), list(state.get("history", []))
 
 

@@ -21,6 +21,14 @@ def _isolated_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same random state, whatever ran before it in this worker."""
+    from advkit.seeding import seed_everything
+
+    seed_everything(0)
+
+
 @dataclass
 class CliResult:
     code: int

@@ -10,6 +10,7 @@ RECIPE = TrainConfig(epochs=10, lr=1e-2, seed=0)
 
 
 def _mlp(data):
+    torch.manual_seed(0)
     return advkit.load_model("mlp", input_shape=data.input_shape, num_classes=10)
 
 
@@ -47,15 +48,36 @@ def test_any_registered_attack_trains(attack, digits_train):
     assert not torch.equal(model.state_dict()["net.layers.1.weight"], before)
 
 
-def test_pgd_training_defaults_to_madry(digits_train):
-    defense, name, params = advkit.make_defense("pgd-training")
+def test_pgd_training_defaults_to_madry(digits):
+    defense, name, params = advkit.make_defense("pgd-training", eps=0.3)
     assert name == "advtrain.pgd-training" and params["alpha"] == 0.0
-    assert defense.attack_params == {"steps": "7", "alpha": "0.025", "random_start": "true"}
+    defense.inner_attack(_mlp(digits))
+    assert defense.inner_params == {"eps": 0.3, "steps": 7, "alpha": pytest.approx(2.5 * 0.3 / 7), "random_start": True}
+
+
+@pytest.mark.parametrize("attack_params, expected", [
+    ("steps=20", {"steps": 20, "alpha": pytest.approx(2.5 * 0.3 / 20), "random_start": True}),
+    ("alpha=0.01,random_start=false", {"steps": 7, "alpha": 0.01, "random_start": False}),
+    ("eps=0.05,seed=5", {"eps": 0.05, "steps": 7, "alpha": pytest.approx(2.5 * 0.3 / 7)}),
+])
+def test_attack_params_win_over_the_defaults(attack_params, expected, digits):
+    defense, _, _ = advkit.make_defense("pgd-training", eps=0.3, attack_params=attack_params)
+    defense.inner_attack(_mlp(digits))
+    assert expected.items() <= defense.inner_params.items()
+
+
+def test_repeated_eps_and_seed_reach_the_inner_attack_once(digits_train):
+    small = digits_train.subset(range(128))
+    defense, _, _ = advkit.make_defense("adversarial-training", attack="torchattacks.pgd", eps=0.1,
+                                        attack_params="eps=0.05,seed=5,steps=2")
+    defense.config = TrainConfig(epochs=1, batch_size=128)
+    defense.apply(_mlp(small), small)
+    assert defense.report()["inner_attack_params"]["eps"] == 0.05
 
 
 @pytest.mark.parametrize("params, match", [({"alpha": "1.5"}, r"alpha .* \[0, 1\]"), ({"alpha": "-0.1"}, "alpha"),
                                            ({"attack": "fgsn"}, "unknown attack 'fgsn'.*did you mean"),
-                                           ({"attack_params": "steps"}, "key=value"), ({"eps": "-1"}, "eps")])
+                                           ({"attack_params": "steps"}, "KEY=VALUE"), ({"eps": "-1"}, "eps")])
 def test_bad_parameters_are_usage_errors(params, match):
     with pytest.raises(advkit.UsageError, match=match):
         advkit.make_defense("adversarial-training", **params)

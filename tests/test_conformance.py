@@ -15,6 +15,7 @@ ATTACKS = registry().names("attacks")
 @pytest.fixture(scope="session")
 def small_model(digits_train):
     """A digits CNN trained for a few seconds."""
+    torch.manual_seed(0)
     model = advkit.load_model("cnn", input_shape=(1, 8, 8), num_classes=10)
     advkit.train(model, digits_train.x, digits_train.y, advkit.TrainConfig(epochs=3, seed=0))
     return model.eval()

@@ -53,7 +53,7 @@ def test_cli_defends_saves_and_reports(cli, tmp_path):
 
 
 def test_cli_table_output(cli, tmp_path):
-    result = cli("defend", "--plugin", "sat", "--model", "mlp", "--epochs", "1", "--eval-n", "50",
+    result = cli("defend", "--plugin", "sat", "--model", "mlp", "--n", "300", "--epochs", "1", "--eval-n", "50",
                  "--out", tmp_path / "sat.pt")
     assert result.code == 0, result.stderr
     assert "clean accuracy" in result.stdout and "->" in result.stdout and "saved" in result.stderr
@@ -91,12 +91,64 @@ def test_resume_refuses_a_different_run(small, tmp_path):
     (["--plugin", "sat", "--eval-n", "0"], "--eval-n must be at least 1"),
     (["--plugin", "sat", "--epochs", "-1"], "--epochs must be >= 0"),
     (["--plugin", "sat", "--eval-attack", "pgdd"], "unknown attack 'pgdd'"),
+    (["--plugin", "sat", "--out", "d2.json"], r"^error: --out is the model checkpoint; use \.safetensors or \.pt"),
 ])
 def test_bad_input_is_one_clear_line(cli, tmp_path, args, message):
     result = cli("defend", "--model", "mlp", "--out", tmp_path / "x.pt", *args)
     assert result.code == 2
     assert re.search(message, result.stderr), result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["-p", "attack_params=stepz=3"], ["--eval-param", "stepz=3"]])
+def test_a_failed_run_leaves_no_files(cli, tmp_path, args):
+    result = cli("defend", "--plugin", "adversarial-training", "--model", "mlp", "--n", "100", "--epochs", "1",
+                 "--eval-n", "20", "--out", tmp_path / "x.pt", *args)
+    assert result.code == 2 and "no parameter 'stepz'" in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_eval_attack_without_eps_gets_none(cli, tmp_path):
+    result = cli("defend", "--plugin", "adversarial-training", "--model", "mlp", "--n", "100", "--epochs", "1",
+                 "--eval-attack", "cw", "--eval-param", "steps=2", "--eval-n", "20", "--out", tmp_path / "x.pt",
+                 "--json")
+    assert result.code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["eval"]["attack"] == "torchattacks.cw" and "eps" not in summary["eval"]["params"]
+    assert summary["eval_on_training_data"] is False
+
+
+def test_data_without_test_split_warns_and_says_so(cli, tmp_path, digits_train):
+    import numpy as np
+
+    data = tmp_path / "d.npz"
+    np.savez(data, x=digits_train.x[:150].numpy(), y=digits_train.y[:150].numpy())
+    result = cli("defend", "--plugin", "adversarial-training", "--model", "mlp", "--data", data, "--n", "100",
+                 "--epochs", "1", "--eval-attack", "fgsm", "--eval-n", "50", "--out", tmp_path / "x.pt", "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["eval_on_training_data"] is True
+    assert "no test split" in result.stderr and "training data" in result.stderr
+
+
+def test_resume_refuses_different_data(small, tmp_path):
+    out = tmp_path / "m.pt"
+    run = dict(params={"temperature": 10}, config=CONFIG, out=out, eval_attack="fgsm")
+    with pytest.raises(TrainingStopped):
+        advkit.defend("distillation", _mlp(small), small, stop_after=1, **run)
+    with pytest.raises(advkit.UsageError, match=r"different run \(data differ\)"):
+        advkit.defend("distillation", _mlp(small), small.subset(range(256)), resume=True, **run)
+
+
+def test_resume_into_a_model_of_another_shape_is_a_usage_error(small, tmp_path):
+    defense, _, _ = advkit.make_defense("distillation", temperature=10)
+    defense.config, defense.checkpoint, defense.stop_after = CONFIG, tmp_path / "m.pt", 1
+    with pytest.raises(TrainingStopped):
+        defense.apply(_mlp(small), small)
+    defense.resume = True
+    other = advkit.load_model("mlp:hidden=20", input_shape=small.input_shape, num_classes=10)
+    with pytest.raises(advkit.UsageError, match="weights do not fit this model.*drop --resume"):
+        defense.apply(other, small)
 
 
 def test_resume_without_state_starts_fresh(cli, tmp_path):

@@ -11,6 +11,7 @@ RECIPE = TrainConfig(epochs=10, lr=1e-2, seed=0)
 
 @pytest.fixture(scope="module")
 def undistilled(digits_train):
+    torch.manual_seed(0)
     model = advkit.load_model("mlp", input_shape=digits_train.input_shape, num_classes=10)
     advkit.train(model, digits_train.x, digits_train.y, RECIPE, progress=False)
     return model
@@ -18,6 +19,7 @@ def undistilled(digits_train):
 
 @pytest.fixture(scope="module")
 def distilled(digits_train, digits):
+    torch.manual_seed(1)
     fresh = advkit.load_model("mlp", input_shape=digits_train.input_shape, num_classes=10)
     return advkit.defend("distillation", fresh, digits_train, digits, params={"temperature": 100}, config=RECIPE,
                          eval_attack="fgsm", eval_params={"eps": 0.2})

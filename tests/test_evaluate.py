@@ -9,17 +9,20 @@ import pytest
 import torch
 
 import advkit
-from advkit.evaluate import AttackSpec, PassCounter, parse_attacks
+from advkit.evaluate import ALPHA_RULE, AttackSpec, PassCounter, instantiate, parse_attacks
 
 from masked import Saturated
 
 EPS = [0.0, 0.1, 0.2]
 DETERMINISTIC = "fgsm,pgd:random_start=false"
+# Five steps each keep the tests fast; APGD-DLR still reaches the plain model's worst case through saturation.
+SUITE = "torchattacks.apgd:loss=ce:steps=5,torchattacks.apgd:loss=dlr:steps=5"
+SMALL = slice(280, 340)  # 60 digits test samples, two of them misclassified by the default model
 
 
 @pytest.fixture(scope="module")
 def small(digits):
-    return digits.x[:60], digits.y[:60]
+    return digits.x[SMALL], digits.y[SMALL]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,19 @@ def saturated(default_model):
 
 @pytest.fixture(scope="module")
 def plain_eval(default_model, small):
-    return advkit.evaluate(default_model, *small, "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr", EPS)
+    return advkit.evaluate(default_model, *small, SUITE, EPS, probe=32)
+
+
+@pytest.fixture(scope="module")
+def masked_eval(saturated, small):
+    return advkit.evaluate(saturated, *small, SUITE, EPS, probe=32)
+
+
+@pytest.fixture(scope="module")
+def cascade_and_full(default_model, small):
+    """The deterministic suite as a cascade and with every attack on every sample."""
+    return (advkit.evaluate(default_model, *small, DETERMINISTIC, EPS, checks=False),
+            advkit.evaluate(default_model, *small, DETERMINISTIC, EPS, cascade=False, checks=False))
 
 
 def test_eps_zero_is_clean_accuracy_without_attacking(default_model, small):
@@ -41,9 +56,8 @@ def test_eps_zero_is_clean_accuracy_without_attacking(default_model, small):
     assert result.cost["measured"]["forward"] == 0
 
 
-def test_cascade_equals_every_attack_on_every_sample_at_lower_cost(default_model, small):
-    cascade = advkit.evaluate(default_model, *small, DETERMINISTIC, EPS, checks=False)
-    full = advkit.evaluate(default_model, *small, DETERMINISTIC, EPS, cascade=False, checks=False)
+def test_cascade_equals_every_attack_on_every_sample_at_lower_cost(cascade_and_full):
+    cascade, full = cascade_and_full
     assert cascade.worst_case == full.worst_case
     assert full.worst_case[0.2] < full.worst_case[0.1] < full.worst_case[0.0]
     measured, reference = cascade.cost["measured"], full.cost["measured"]
@@ -54,6 +68,28 @@ def test_cascade_equals_every_attack_on_every_sample_at_lower_cost(default_model
     assert 0 < cascade.cost["saving"]["forward"] < 1
 
 
+def test_full_mode_counts_only_correctly_classified_samples_as_fooled(cascade_and_full):
+    full = cascade_and_full[1]
+    correct = int((full.clean_pred == full.y).sum())
+    assert correct < full.n  # the slice holds misclassified samples, which no attack can fool
+    for label, runs in full.per_attack.items():
+        for e in EPS[1:]:
+            assert runs[e]["fooled"] + round(runs[e]["robust_accuracy"] * full.n) == correct
+        assert len(full.sizes[label]) == sum(runs[e]["fooled"] for e in EPS)
+        assert min(full.sizes[label]) > 0
+
+
+def test_derived_step_size_follows_eps_and_is_recorded_as_its_rule(default_model, small, cascade_and_full):
+    derived = cascade_and_full[0].params["pgd(random_start=false)"]
+    assert derived == {"alpha": ALPHA_RULE, "steps": 10, "random_start": False}
+    spec = AttackSpec("pgd", (("steps", "4"),))
+    for eps in (0.1, 0.2):
+        assert instantiate(spec, default_model, eps, "Linf", 0)[1]["alpha"] == pytest.approx(2.5 * eps / 4)
+    given = advkit.evaluate(default_model, small[0][:4], small[1][:4], "pgd:alpha=0.01,steps=2", [0.1],
+                            checks=False)
+    assert given.params["pgd(alpha=0.01,steps=2)"] == {"alpha": 0.01, "steps": 2, "random_start": True}
+
+
 def test_worst_case_never_rises_with_eps_and_never_beats_an_attack(plain_eval):
     worst = [plain_eval.worst_case[e] for e in EPS]
     assert worst == sorted(worst, reverse=True)
@@ -61,13 +97,12 @@ def test_worst_case_never_rises_with_eps_and_never_beats_an_attack(plain_eval):
         assert all(plain_eval.worst_case[e] <= runs[e]["robust_accuracy"] for e in EPS)
 
 
-def test_masked_model_is_flagged_and_its_worst_case_matches_the_plain_model(saturated, small, plain_eval):
-    masked = advkit.evaluate(saturated, *small, "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr", EPS)
-    codes = {w.code for w in masked.warnings}
-    assert "GRADIENT_MASKED" in codes
-    pgd_only = advkit.evaluate(saturated, *small, "pgd", EPS, checks=False)
+def test_masked_model_is_flagged_and_its_worst_case_matches_the_plain_model(saturated, small, plain_eval,
+                                                                            masked_eval):
+    assert "GRADIENT_MASKED" in {w.code for w in masked_eval.warnings}
+    pgd_only = advkit.evaluate(saturated, *small, "pgd:steps=5", EPS, checks=False)
     for e in EPS[1:]:
-        assert abs(masked.worst_case[e] - plain_eval.worst_case[e]) <= 0.1
+        assert abs(masked_eval.worst_case[e] - plain_eval.worst_case[e]) <= 0.1
         assert pgd_only.worst_case[e] > plain_eval.worst_case[e] + 0.2
 
 
@@ -98,6 +133,11 @@ def test_attack_suite_syntax():
     ("pgd,pgd", EPS, "Linf", "twice"),
     ("torchattacks.pgdl2", EPS, "Linf", "measures perturbations in L2"),
     ("pgd:steps=0", EPS, "Linf", "steps must be >= 1"),
+    ("pgd:steps=abc", EPS, "Linf", "'steps' expects int, got 'abc'"),
+    ("pgd:steps=2.5", EPS, "Linf", "'steps' expects int, got '2.5'"),
+    ("pgd:alpha=fast", EPS, "Linf", "'alpha' expects float"),
+    ("pgd:stepz=3", EPS, "Linf", "no parameter 'stepz'"),
+    ("pgd:steps", EPS, "Linf", "KEY=VALUE"),
     ("pgd", [-0.1, 0.1], "Linf", ">= 0"),
     ("pgd", EPS, "L1", "--norm"),
 ])
@@ -112,7 +152,7 @@ def test_wrong_shape_is_a_data_error(default_model, small):
 
 
 def test_cli_json_is_one_object_with_provenance(cli):
-    result = cli("evaluate", "--n", "40", "--attacks", DETERMINISTIC, "--eps", "0,0.1", "--json")
+    result = cli("evaluate", "--n", "40", "--attacks", DETERMINISTIC, "--eps", "0,0.1", "--probe", "16", "--json")
     assert result.code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert set(summary["worst_case"]) == {"0", "0.1"}
@@ -124,14 +164,18 @@ def test_cli_strict_fails_on_a_masked_model_and_out_writes_reports(cli, tmp_path
     model_file = Path(__file__).with_name("masked.py")
     out = tmp_path / "report"
     result = cli("evaluate", "--model", f"{model_file}:saturated", "--data", "digits", "--n", "40",
-                 "--attacks", "pgd", "--eps", "0,0.2", "--strict", "--out", out)
+                 "--attacks", "pgd:steps=5", "--eps", "0,0.2", "--probe", "16", "--strict", "--out", out)
     assert result.code == 3
     assert "GRADIENT_MASKED" in result.stdout and "--strict" in result.stderr
-    assert {"result.json", "report.md", "report.html"} <= {p.name for p in out.iterdir()}
+    written = {p.name for p in out.iterdir()}
+    assert written == {"result.json", "report.md", "report.html", "robust_accuracy.png", "perturbation_sizes.png",
+                       "examples.png"}
+    assert all(name in result.stderr for name in written)  # the "wrote ..." line lists every file
     assert json.loads((out / "result.json").read_text())["warnings"][0]["code"] == "GRADIENT_MASKED"
 
 
-def test_cli_bad_suite_exits_2_with_one_line(cli):
-    result = cli("evaluate", "--n", "20", "--attacks", "pgdd", "--eps", "0,0.1")
+@pytest.mark.parametrize("suite", ["pgdd", "pgd:steps=abc", "pgd:steps=2.5"])
+def test_cli_bad_suite_exits_2_with_one_line(cli, suite):
+    result = cli("evaluate", "--n", "20", "--attacks", suite, "--eps", "0,0.1")
     assert result.code == 2
-    assert len(result.stderr.strip().splitlines()) == 1 and "pgdd" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and suite.split(":")[0] in result.stderr

@@ -126,9 +126,11 @@ def test_pgd1_training_raises_pgd_robust_accuracy(digits_train, digits):
     digits = digits.subset(range(200))
     config = TrainConfig(epochs=10, lr=1e-2, seed=0)
     pgd = {"eps": 0.2, "alpha": 0.05, "steps": 10}
+    torch.manual_seed(0)
     plain = advkit.load_model("mlp", input_shape=digits.input_shape, num_classes=10)
     advkit.train(plain, digits_train.x, digits_train.y, config, progress=False)
     plain_robust = advkit.attack("pgd", plain, digits.x, digits.y, **pgd).robust_accuracy
+    torch.manual_seed(1)
     fresh = advkit.load_model("mlp", input_shape=digits.input_shape, num_classes=10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the zoo mlp has no functional activations to warn about

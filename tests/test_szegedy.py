@@ -15,6 +15,7 @@ from advkit_szegedy.transfer import Transfer
 from advkit_szegedy.units import Units
 
 FAST = {"max_iter": 30, "bracket_steps": 3, "bisections": 3}
+FAST_LBFGS = "szegedy.lbfgs:" + ":".join(f"{k}={v}" for k, v in FAST.items())
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_pooling_and_activation_bounds():
 
 
 def test_lipschitz_product_bounds_the_empirical_ratios(default_model, digits):
-    report = Lipschitz(samples=8, iterations=50).run(default_model, digits)
+    report = Lipschitz(attack=FAST_LBFGS, samples=8, iterations=50).run(default_model, digits)
     rows, network = report.numbers["table"], report.numbers["network"]
     assert [row["type"] for row in rows][:2] == ["Conv2d", "ReLU"]
     for row in rows:
@@ -112,7 +113,7 @@ def test_lbfgs_default_targets_are_seeded(default_model, batch):
 
 def test_transfer_diagonal_is_the_white_box_success_rate(default_model, linear_model, digits):
     models = [default_model, linear_model]
-    report = Transfer(samples=20, seed=0).run(models, digits)
+    report = Transfer(attack=FAST_LBFGS, samples=20, seed=0).run(models, digits)
     numbers = report.numbers
     table, labels = numbers["error_rates"], numbers["models"]
     assert len(table) == 3 * len(models) + 1
@@ -140,6 +141,7 @@ def test_units_default_layer_and_top_k(default_model, digits):
     lambda: Lipschitz(attack="no-such-attack"),
     lambda: Lipschitz(samples=0),
     lambda: Transfer(attack="no-such-attack"),
+    lambda: Transfer(attack="szegedy.lbfgs:max_iter"),
     lambda: Transfer(stddev=0),
 ])
 def test_bad_parameters_are_usage_errors(make):

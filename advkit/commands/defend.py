@@ -43,37 +43,23 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
     """
     from pathlib import Path
 
-    from ..data import load_data, validate
-    from ..defending import defend
-    from ..errors import UsageError
-    from ..loading import load_inputs
-    from ..seeding import seed_everything
+    from ..defending import defend_from_specs
     from ..training import TrainConfig
 
-    if eval_n < 1:
-        raise UsageError(f"--eval-n must be at least 1, got {eval_n}")
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed,
                          optimizer=optimizer)
-    config.check()
-    seed_everything(seed)  # the initial weights of a zoo model too
-    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device, bounds=bounds,
-                         mean=mean, std=std, warn_untrained=False)
-    spec = inputs.data.meta["spec"]
-    test = load_data(spec, split="test", seed=seed, bounds=None)
-    if eval_n < len(test):
-        test = load_data(spec, split="test", n=eval_n, seed=seed, bounds=None)
-    validate(test, bounds=inputs.model.bounds, num_classes=inputs.model.num_classes)
     eval_params = parse_params(raw_eval_params)
     if eval_eps is not None:
         eval_params["eps"] = eval_eps
-    _, summary = defend(defense_name, inputs.model, inputs.data, test, params=parse_params(raw_params),
-                        config=config, eval_attack=eval_attack,
-                        eval_params=eval_params, out=Path(out), resume=resume,
-                        progress=progress_enabled())
+    _, summary = defend_from_specs(defense_name, model_spec, data_spec, split=split, n=n, eval_n=eval_n,
+                                   device=device, bounds=bounds, mean=mean, std=std, config=config,
+                                   params=parse_params(raw_params), eval_attack=eval_attack,
+                                   eval_params=eval_params, out=Path(out), resume=resume,
+                                   progress=progress_enabled())
     if as_json:
         emit_json(summary)
     else:
-        click.echo(render(summary, inputs.model_spec))
+        click.echo(render(summary, model_spec or "default"))
     for warning in summary["warnings"]:
         info(f"warning: {warning}")
     info(f"saved {out} and {Path(out).with_suffix('.json')}")

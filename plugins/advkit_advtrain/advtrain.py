@@ -10,51 +10,53 @@ class AdversarialTraining(advkit.Defense):
 
     x_adv comes from any registered attack (`attack=torchattacks.pgd`, `art.fgsm`, a third-party
     plugin's attack) run on the model as it trains, with budget `eps` (input units; None passes no
-    eps) and further attack parameters `attack_params` ("key=value,key=value"). The default eps
-    0.1 suits [0, 1] images like digits or MNIST; Goodfellow et al. used 0.25 on MNIST.
+    eps) and further attack parameters `attack_params` ("key=value,key=value"; they win over eps,
+    the run's seed and the defaults). An iterative attack's step size `alpha`, unless given, is
+    2.5 * eps / steps (Madry et al.). The default eps 0.1 suits [0, 1] images like digits or
+    MNIST; Goodfellow et al. used 0.25 on MNIST.
     """
 
     name = "adversarial-training"
+    inner_defaults: dict = {}  # inner-attack parameters that `attack_params` overrides
 
     def __init__(self, attack: str = "fgsm", eps: float | None = 0.1, alpha: float = 0.5, attack_params: str = ""):
         advkit.get_attack(attack)  # unknown names: UsageError with suggestions
-        if not 0.0 <= alpha <= 1.0:
-            raise advkit.UsageError(f"{self.name}: alpha (weight of the clean loss) must be in [0, 1], got {alpha}")
+        advkit.AdversarialLoss.check_alpha(alpha)
         self.attack = attack
         self.eps = eps
         self.alpha = alpha
-        self.attack_params = _key_values(attack_params)
+        self.attack_params = {**self.inner_defaults, **advkit.parse_key_values(attack_params, what="attack_params")}
+        self.inner_params: dict = {}
 
     def apply(self, model, data):
-        budget = {} if self.eps is None else {"eps": self.eps}
-        attack, _, _ = advkit.make_attack(self.attack, model, seed=self.settings.seed, **budget, **self.attack_params)
-        self.fit(model, data.x, data.y, advkit.AdversarialLoss(attack, self.alpha), stage="adversarial")
+        self.fit(model, data.x, data.y, advkit.AdversarialLoss(self.inner_attack(model), self.alpha),
+                 stage="adversarial")
         return model
 
+    def inner_attack(self, model):
+        """The attack that makes x_adv, bound to `model`; its effective parameters go to `inner_params`."""
+        params = {"seed": self.settings.seed, **({} if self.eps is None else {"eps": self.eps}), **self.attack_params}
+        attack, _, effective = advkit.make_attack(self.attack, model, **params)
+        if self.eps is not None and "alpha" not in params and {"alpha", "steps"} <= set(effective):
+            params["alpha"] = 2.5 * self.eps / effective["steps"]
+            attack, _, effective = advkit.make_attack(self.attack, model, **params)
+        self.inner_params = effective
+        return attack
+
     def report(self) -> dict:
-        return {"inner_attack": self.attack, "inner_attack_params": self.attack_params}
+        return {"inner_attack": self.attack, "inner_attack_params": self.inner_params}
 
 
 class PGDTraining(AdversarialTraining):
     """PGD adversarial training (Madry et al. 2018): the loss on PGD examples only (alpha = 0).
 
-    The default inner attack is torchattacks' PGD with 7 steps of 0.025 from a random start
-    (`attack_params` changes them; its `alpha` is PGD's step size, not the loss weight).
+    The default inner attack is torchattacks' PGD with 7 steps of 2.5 * eps / 7 from a random
+    start; `attack_params` overrides any of them (its `alpha` is PGD's step size, not the loss weight).
     """
 
     name = "pgd-training"
+    inner_defaults = {"steps": "7", "random_start": "true"}
 
     def __init__(self, attack: str = "torchattacks.pgd", eps: float | None = 0.1, alpha: float = 0.0,
-                 attack_params: str = "steps=7,alpha=0.025,random_start=true"):
+                 attack_params: str = ""):
         super().__init__(attack, eps, alpha, attack_params)
-
-
-def _key_values(text: str) -> dict[str, str]:
-    """'steps=7,alpha=0.025' as {'steps': '7', 'alpha': '0.025'} (converted by the attack's schema later)."""
-    out = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise advkit.UsageError(f"attack_params are written key=value,key=value; got {item!r}")
-        out[key.strip()] = value.strip()
-    return out

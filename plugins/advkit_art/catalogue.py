@@ -103,7 +103,7 @@ CATALOGUE = [
     Spec("simba", "SimBA", "simba", "L2", black_box=True, single=True, probabilities=True,
          quick={"max_iter": 20}),
     Spec("zoo", "ZooAttack", "zoo", "L2", black_box=True, single=True,
-         quick={"max_iter": 10, "nb_parallel": 16, "learning_rate": 0.1, "initial_const": 10.0}),
+         quick={"max_iter": 20, "nb_parallel": 64, "learning_rate": 0.5, "initial_const": 100.0}),
     Spec("pixel", "PixelAttack", "pixel_threshold", "L0", black_box=True, quick={"max_iter": 2, "th": 10}),
     Spec("threshold", "ThresholdAttack", "pixel_threshold", "Linf", black_box=True, requires="cma",
          quick={"max_iter": 2, "th": 10}),

@@ -43,7 +43,7 @@ class SmoothAdversarialTraining(advkit.Defense):
     def apply(self, model, data):
         self.swap = swap_activations(model, self.activation)
         attack, _, _ = advkit.make_attack(PGD, model, eps=self.eps, alpha=self.step_size, steps=self.steps,
-                                          random_start=self.random_start)
+                                          random_start=self.random_start, seed=self.settings.seed)
         loss = advkit.AdversarialLoss(
             attack, alpha=0.0,
             attacking=lambda: smooth_backward(model, self.smooth_for in ("both", "attacker")),

@@ -12,10 +12,11 @@ def at_least(what: str, minimum: float, **values) -> None:
             raise advkit.UsageError(f"{what}: {key} must be >= {minimum}, got {value}")
 
 
-def known_attack(what: str, name: str) -> str:
-    """`name` if it names a registered attack (the registry's error, with suggestions, otherwise)."""
+def known_attack(what: str, spec: str) -> tuple[str, dict]:
+    """`spec` ("NAME" or "NAME:key=value:key=value") as (name, parameters) if NAME is a registered attack."""
+    name, _, rest = spec.partition(":")
     try:
         advkit.get_attack(name)
     except advkit.UsageError as exc:
         raise advkit.UsageError(f"{what}: {exc}") from None
-    return name
+    return name, advkit.parse_key_values(rest.split(":"), what=f"{what}: attack parameters")

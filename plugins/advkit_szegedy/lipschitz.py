@@ -20,22 +20,24 @@ class Lipschitz(advkit.Analysis):
     Layers are the leaf modules in the order the forward pass calls them (input normalization
     included). Conv2d layers get Szegedy's Fourier bound next to power iteration on the real
     operator (`iterations` steps, on the layer's actual input shape). The empirical ratios use
-    `attack` (any registered attack, default szegedy.lbfgs) on the first `samples` inputs: per
-    layer ||phi_k(x+r) - phi_k(x)|| / ||phi_{k-1}(x+r) - phi_{k-1}(x)|| and, cumulatively, over ||r||.
+    `attack` (any registered attack, default szegedy.lbfgs; `NAME:key=value:...` sets its parameters)
+    on the first `samples` inputs: per layer ||phi_k(x+r) - phi_k(x)|| / ||phi_{k-1}(x+r) - phi_{k-1}(x)|| and, cumulatively, over ||r||.
     """
 
     name = "lipschitz"
 
     def __init__(self, attack: str = "szegedy.lbfgs", samples: int = 100, iterations: int = 100, seed: int = 0):
         at_least("szegedy.lipschitz", 1, samples=samples, iterations=iterations)
-        self.attack = known_attack("szegedy.lipschitz", attack)
+        self.attack = attack
+        self.attack_name, self.attack_params = known_attack("szegedy.lipschitz", attack)
         self.samples = samples
         self.iterations = iterations
         self.seed = seed
 
     def run(self, model, data) -> advkit.Report:
         x, y = data.x[:self.samples], data.y[:self.samples]
-        result = advkit.attack(self.attack, model, x, y, seed=self.seed, progress=sys.stderr.isatty())
+        result = advkit.attack(self.attack_name, model, x, y, seed=self.seed, progress=sys.stderr.isatty(),
+                               **self.attack_params)
         device = next(model.parameters()).device
         clean, adversarial = trace_layers(model, result.x.to(device)), trace_layers(model, result.x_adv.to(device))
         r = _distance(result.x.to(device), result.x_adv.to(device))

@@ -20,8 +20,8 @@ class Transfer(advkit.Analysis):
     examples of each source model, rows hold them amplified to a per-pixel std of `stddev`
     (Szegedy used 0.1), Gaussian noise of the same per-pixel std as each sample's adversarial
     perturbation, and Gaussian noise of std `stddev`. Per-pixel std is sqrt(mean(r^2)).
-    The default attack, szegedy.lbfgs, is the paper's: minimal, unbounded perturbations, so the
-    transfer rates measure how far the smallest fooling change carries to other models.
+    `attack` is NAME or NAME:key=value:... The default, szegedy.lbfgs, is the paper's: minimal,
+    unbounded perturbations, so the transfer rates measure how far the smallest fooling change carries to other models.
     """
 
     name = "transfer"
@@ -31,7 +31,8 @@ class Transfer(advkit.Analysis):
         at_least("szegedy.transfer", 1, samples=samples)
         if not stddev > 0:
             raise advkit.UsageError(f"szegedy.transfer: stddev must be > 0, got {stddev}")
-        self.attack = known_attack("szegedy.transfer", attack)
+        self.attack = attack
+        self.attack_name, self.attack_params = known_attack("szegedy.transfer", attack)
         self.samples = samples
         self.stddev = stddev
         self.seed = seed
@@ -48,7 +49,7 @@ class Transfer(advkit.Analysis):
         generator = torch.Generator().manual_seed(self.seed)
         rows, white_box = [], []
         for source, label in tqdm(list(zip(models, labels)), desc="transfer", disable=not sys.stderr.isatty()):
-            result = advkit.attack(self.attack, source, x, y, seed=self.seed)
+            result = advkit.attack(self.attack_name, source, x, y, seed=self.seed, **self.attack_params)
             white_box.append(result.success_rate)
             r = result.x_adv - x
             size = _rms(r).view(-1, *[1] * (x.ndim - 1))
