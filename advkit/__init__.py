@@ -41,6 +41,7 @@ _LAZY = {
     "evaluate": "advkit.evaluate",
     "make_attack": "advkit.api",
     "instantiate": "advkit.api",
+    "madry_step": "advkit.api",
     "logits_of": "advkit.attack",
     "make_activation": "advkit.activations",
     "AdversarialLoss": "advkit.adversarial_loss",

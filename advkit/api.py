@@ -48,6 +48,11 @@ def make_attack(name: str, model, *, seed: int | None = None, **params):
     return instantiate("attacks", name, model, seed=seed, **params)
 
 
+def madry_step(eps: float, steps: int) -> float:
+    """PGD's step size when none is given: 2.5 * eps / steps (Madry et al. 2018)."""
+    return 2.5 * eps / max(1, int(steps))
+
+
 def check_common(params: dict, what: str) -> None:
     """Range checks for parameters whose meaning is shared by every attack."""
     for key in ("eps", "alpha", "eps_step", "step_size"):

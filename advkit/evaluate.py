@@ -86,7 +86,7 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
     Parameters are converted by the attack's schema first (bad values are a UsageError); `alpha`
     (when the attack has one and it was not given) follows `ALPHA_RULE`, 2.5 * eps / steps.
     """
-    from .api import get_attack, make_attack
+    from .api import get_attack, madry_step, make_attack
     from .params import bind, parameters
 
     try:
@@ -104,7 +104,7 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
     if "n_classes" in schema:
         params.setdefault("n_classes", model.num_classes)
     if "alpha" in schema and "alpha" not in params:
-        params["alpha"] = 2.5 * eps / max(1, params.get("steps") or schema.get("steps") or 1)
+        params["alpha"] = madry_step(eps, params.get("steps") or schema.get("steps") or 1)
     attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
     if attack.norm != norm:
         raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "

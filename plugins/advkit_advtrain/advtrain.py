@@ -38,7 +38,7 @@ class AdversarialTraining(advkit.Defense):
         params = {"seed": self.settings.seed, **({} if self.eps is None else {"eps": self.eps}), **self.attack_params}
         attack, _, effective = advkit.make_attack(self.attack, model, **params)
         if self.eps is not None and "alpha" not in params and {"alpha", "steps"} <= set(effective):
-            params["alpha"] = 2.5 * self.eps / effective["steps"]
+            params["alpha"] = advkit.madry_step(self.eps, effective["steps"])
             attack, _, effective = advkit.make_attack(self.attack, model, **params)
         self.inner_params = effective
         return attack
