@@ -20,9 +20,9 @@ FAST_LBFGS = "szegedy.lbfgs:" + ":".join(f"{k}={v}" for k, v in FAST.items())
 
 @pytest.fixture(scope="module")
 def batch(digits, default_model):
-    """Sixteen digits the default model classifies correctly."""
+    """Eight digits the default model classifies correctly."""
     correct = advkit.predict(default_model, digits.x) == digits.y
-    return digits.x[correct][:16], digits.y[correct][:16]
+    return digits.x[correct][:8], digits.y[correct][:8]
 
 
 @pytest.fixture(scope="module")

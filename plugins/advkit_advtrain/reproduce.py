@@ -23,9 +23,9 @@ class Goodfellow(advkit.Reproduction):
     paper = "Goodfellow, Shlens & Szegedy 2015, Explaining and harnessing adversarial examples"
 
     def run(self, data_spec, quick, seed, progress):
-        train, test = self.data(data_spec, seed, n_test=300 if quick else None)
+        train, test = self.data(data_spec, seed, n_test=200 if quick else None)
         result = self.result(train, test)
-        epochs = 8 if quick else 15
+        epochs = 5 if quick else 15
         for label, architecture in MODELS.items():
             models = {
                 "plain": self.train(architecture, train, epochs=epochs, seed=seed, progress=progress),

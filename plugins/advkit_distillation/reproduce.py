@@ -5,7 +5,7 @@ from __future__ import annotations
 import advkit
 
 TEMPERATURES = (1, 2, 5, 10, 20, 50, 100)
-QUICK_TEMPERATURES = (1, 100)
+QUICK_TEMPERATURES = (100,)
 ARCHITECTURE = "cnn:width=16"
 FGSM_EPS = 0.3
 JSMA_PIXELS = 112 / 784  # Papernot et al.: at most 112 of MNIST's 784 pixels changed

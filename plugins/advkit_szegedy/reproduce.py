@@ -34,9 +34,11 @@ class Szegedy(advkit.Reproduction):
         samples = 20 if quick else 100
         self.table1(result, train, test, epochs, lbfgs, samples, seed, progress)
         self.transfer(result, train, test, epochs, samples, seed, progress)
-        self.lipschitz(result, train, test, epochs, samples, 30 if quick else 100, seed, progress)
+        lipschitz = {"samples": 10, "iterations": 30, "attack": "szegedy.lbfgs:" + ":".join(
+            f"{k}={v}" for k, v in lbfgs.items())} if quick else {"samples": samples, "iterations": 100}
+        self.lipschitz(result, train, test, epochs, lipschitz, seed, progress)
         result.notes.append(f"Adam (lr 1e-3, weight decay as an L2 term in the gradient), {epochs} epochs; L-BFGS "
-                            f"({lbfgs or 'default c search'} for Table 1; default in transfer and Lipschitz) toward "
+                            f"({lbfgs or 'default c search'} for Table 1{' and Lipschitz' if quick else ''}; default otherwise) toward "
                             f"seeded random targets on the first {samples} test images; distortion is "
                             "sqrt(mean(r^2)) over the successful ones")
         return result
@@ -85,9 +87,9 @@ class Szegedy(advkit.Reproduction):
                      all(amplified[label] > noise[label] for label in labels),
                      ", ".join(f"{amplified[label]:.3f} vs {noise[label]:.3f}" for label in labels))
 
-    def lipschitz(self, result, train, test, epochs, samples, iterations, seed, progress) -> None:
+    def lipschitz(self, result, train, test, epochs, settings, seed, progress) -> None:
         model = self.train("cnn:width=8", train, epochs=epochs, seed=seed, progress=progress, tag="szegedy conv net")
-        report = Lipschitz(samples=samples, iterations=iterations, seed=seed).run(model, test)
+        report = Lipschitz(seed=seed, **settings).run(model, test)
         rows = [row for row in report.numbers["table"] if row["upper_bound"] is not None]
         for row in rows:
             result.add("Lipschitz (conv net)", f"{row['layer']} {row['type']} {row['size']}", "upper bound",
