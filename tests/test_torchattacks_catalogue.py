@@ -137,7 +137,7 @@ def test_short_names_resolve_to_torchattacks(short):
 @pytest.mark.parametrize("name, params, message", [
     ("apgd", {"norm": "L1"}, "norm must be one of Linf, L2"),
     ("pgd", {"epsilon": 0.1}, "no parameter 'epsilon'"),
-    ("pgd", {"eps": -0.1}, "eps must be >= 0"),
+    ("pgd", {"eps": -0.1}, "eps must be finite and >= 0"),
     ("pgd", {"n_classes": 3}, "no parameter 'n_classes'"),
 ])
 def test_bad_parameters_are_usage_errors(name, params, message, trained, batch):
