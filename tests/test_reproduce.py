@@ -63,9 +63,11 @@ def test_goodfellow_adversarial_training_cuts_fgsm_error_and_noise_does_not(quic
     assert published and all(r["setting"] and r["quantity"] for r in published)
 
 
-def test_papernot_distillation_defeats_fgsm_by_masking(quick, capsys):
+def test_papernot_distillation_defeats_fgsm_and_jsma_by_masking_but_not_cw(quick, capsys):
     summary, out = quick("papernot", capsys)
     assert holds(summary, "defeats FGSM")[0]
+    assert holds(summary, "defeats JSMA")[0]
+    assert holds(summary, "C&W-L2 still succeeds")[0]
     assert holds(summary, "zeroes input gradients")[0]
     assert holds(summary, "flags masking")[0]
     assert (out / "distillation.png").is_file()

@@ -82,7 +82,9 @@ CATALOGUE = [
     Spec("deepfool", "DeepFool", "deepfool", "L2", targets=None, quick={"max_iter": 5}),
     Spec("newtonfool", "NewtonFool", "newtonfool", "L2", targets=None, quick={"max_iter": 5}),
     Spec("elasticnet", "ElasticNet", "elastic_net", "L1", quick=QUICK_CW),
-    Spec("jsma", "SaliencyMapMethod", "saliency_map", "L0", targets="labels", quick={"theta": 1.0, "gamma": 0.3}),
+    # Papernot et al.'s JSMA takes the Jacobian of the softmax (torchattacks.jsma: of the logits).
+    Spec("jsma", "SaliencyMapMethod", "saliency_map", "L0", targets="labels", probabilities=True,
+         quick={"theta": 1.0, "gamma": 0.3}),
     Spec("universal-perturbation", "UniversalPerturbation", "universal_perturbation", "Linf", {"norm": INF},
          targets=None, quick={"max_iter": 1, "attacker": "fgsm"}),
     Spec("vat", "VirtualAdversarialMethod", "virtual_adversarial", "L2", targets=None, probabilities=True,

@@ -40,7 +40,7 @@ class Papernot(advkit.Reproduction):
             numbers = {
                 "clean test error": self.error(model, test),
                 f"FGSM success, eps {FGSM_EPS}": advkit.attack("fgsm", model, x, y, eps=FGSM_EPS, seed=seed).success_rate,
-                "JSMA success": advkit.attack("torchattacks.jsma", model, x, y, theta=1.0, gamma=JSMA_PIXELS,
+                "JSMA success": advkit.attack("art.jsma", model, x, y, theta=1.0, gamma=JSMA_PIXELS,
                                               seed=seed).success_rate,
                 "C&W-L2 success": advkit.attack("torchattacks.cw", model, x, y, seed=seed, **cw).success_rate,
                 "zero input-gradient share": advkit.gradient_statistics(model, x, y)["zero_gradient_share"],
@@ -57,8 +57,8 @@ class Papernot(advkit.Reproduction):
         self.directions(result, measured[UNDISTILLED], measured[f"T={temperatures[-1]}"], temperatures[-1])
         result.figures["distillation"] = success_figure(measured)
         result.notes.append(f"{ARCHITECTURE} on {len(train)} training images, {epochs} epochs per stage (Adam, lr {lr}); attacks on "
-                            f"the first {len(x)} test images (success over the correctly classified ones); JSMA "
-                            f"changes at most {JSMA_PIXELS:.1%} of the pixels; C&W-L2 {cw} without binary search")
+                            f"the first {len(x)} test images (success over the correctly classified ones); JSMA (ART's, "
+                            f"on the softmax Jacobian as in Papernot et al.) changes at most {JSMA_PIXELS:.1%} of the pixels; C&W-L2 {cw} without binary search")
         return result
 
     @staticmethod
