@@ -94,7 +94,7 @@ def test_art_pgd_matches_raw_art_with_the_same_numpy_seed(pixel_estimator, pixel
     ("art.fgsm", {"eps": 0.4}),
     ("art.cw-l2", {"max_iter": 10, "binary_search_steps": 1, "initial_const": 10.0, "learning_rate": 0.1}),
     ("art.deepfool", {"max_iter": 10}),
-    ("art.square", {"eps": 0.4, "max_iter": 10}),
+    ("art.square", {"eps": 0.6, "max_iter": 100}),
     ("art.hopskipjump", advkit.get_attack("art.hopskipjump").quick_params),
 ])
 def test_art_attacks_run_on_shifted_normalized_models(default_model, batch, name, params):
