@@ -53,9 +53,10 @@ def accuracy_figure(evaluation):
 def sizes_figure(evaluation):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    largest = max((max(s) for s in evaluation.sizes.values() if s), default=1.0) or 1.0
     for label, sizes in evaluation.sizes.items():
         if sizes:
-            ax.hist(sizes, bins=20, alpha=0.6, label=f"{label} ({len(sizes)})")
+            ax.hist(sizes, bins=20, range=(0.0, largest * 1.05), alpha=0.6, label=f"{label} ({len(sizes)})")
     ax.set_xlabel(f"{evaluation.norm} size of successful adversarial examples")
     ax.set_ylabel("count")
     if any(evaluation.sizes.values()):
