@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import numbers
 import time
@@ -49,36 +50,34 @@ class Attack:
             raise UsageError(f"attack {self.name!r} has no targeted mode")
         model = self.model
         device = _device_of(model)
-        modes = [m.training for m in model.modules()]
         params = list(model.parameters())
         saved = [(p.requires_grad, p.grad) for p in params]
-        x_in = x.detach().to(device).clone()
+        x_ref = x.detach().to(device)  # never handed to perturb, which gets a copy
         y_in = y.detach().to(device).clone()
-        model.eval()
         for p in params:
             p.requires_grad_(False)
         try:
-            with torch.enable_grad():
+            with eval_mode(model), torch.enable_grad():
                 kwargs = {} if targets is None else {"targets": targets.detach().to(device)}
-                x_adv = self.perturb(x_in.clone(), y_in, **kwargs)
+                x_adv = self.perturb(x_ref.clone(), y_in, **kwargs)
         finally:
-            for m, mode in zip(model.modules(), modes):
-                m.training = mode
             for p, (requires_grad, grad) in zip(params, saved):
                 p.requires_grad_(requires_grad)
                 p.grad = grad
-        return self._checked(x_in, x_adv).to(x.device)
+        return self._checked(x_ref, x_adv).to(x.device)
+
+    def _who(self) -> str:
+        return f"attack {self.name!r} (plugin {plugin_of(type(self))})"
 
     def _checked(self, x, x_adv):
         import torch
 
-        who = f"attack {self.name!r} (plugin {plugin_of(type(self))})"
         if not isinstance(x_adv, torch.Tensor) or x_adv.shape != x.shape:
             shape = list(x_adv.shape) if isinstance(x_adv, torch.Tensor) else type(x_adv).__name__
-            raise AttackContractError(f"{who} returned {shape}, expected a tensor of shape {list(x.shape)}")
+            raise AttackContractError(f"{self._who()} returned {shape}, expected a tensor of shape {list(x.shape)}")
         x_adv = x_adv.detach().to(x.device, x.dtype)
         if not torch.isfinite(x_adv).all():
-            raise AttackContractError(f"{who} returned NaN or Inf values")
+            raise AttackContractError(f"{self._who()} returned NaN or Inf values")
         lo, hi = self.bounds
         x_adv = x_adv.clamp(lo, hi)
         eps = getattr(self, "eps", None)
@@ -90,7 +89,7 @@ class Attack:
             limit = eps * (1 + 1e-4) + 1e-6
             if len(size) and size.max() > limit:
                 raise AttackContractError(
-                    f"{who} left its {self.norm} ball: perturbation {size.max():.6g} > eps {eps:.6g} "
+                    f"{self._who()} left its {self.norm} ball: perturbation {size.max():.6g} > eps {eps:.6g} "
                     f"on {int((size > limit).sum())} of {len(size)} samples"
                 )
         return x_adv
@@ -230,12 +229,21 @@ def logits_of(model, x, batch_size: int = 512):
     import torch
 
     device = _device_of(model)
-    modes = [m.training for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = [model(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        for m, mode in zip(model.modules(), modes):
-            m.training = mode
+    with eval_mode(model), torch.no_grad():
+        out = [model(x[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out) if out else torch.empty(0)
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Run the block with `model` in eval mode; afterwards every module's train/eval flag is as before."""
+    modules = list(model.modules())
+    modes = [m.training for m in modules]
+    if any(modes):
+        model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in zip(modules, modes):
+            if m.training != mode:
+                m.training = mode
