@@ -135,9 +135,14 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo]):
         self.pm = pm
         self.infos = infos
-        self.entries: dict[str, list[Registration]] = {kind: [] for kind in KINDS}
-        for kind in KINDS:
+        self._entries: dict[str, list[Registration]] = {}
+
+    def entries(self, kind: str) -> list[Registration]:
+        """Registrations of `kind`, collected from the plugins on first use (so `--help` collects none)."""
+        if kind not in self._entries:
+            self._entries[kind] = []
             self._collect(kind)
+        return self._entries[kind]
 
     def _collect(self, kind: str) -> None:
         hook = getattr(self.pm.hook, f"register_{kind}")
@@ -158,16 +163,16 @@ class Registry:
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {plugin!r} registered {cls!r} without a `name` attribute")
-        if any(r.name == name and r.plugin == plugin for r in self.entries[kind]):
+        if any(r.name == name and r.plugin == plugin for r in self.entries(kind)):
             raise PluginError(f"plugin {plugin!r} registered two {kind} named {name!r}")
-        self.entries[kind].append(Registration(kind, name, cls, plugin))
+        self.entries(kind).append(Registration(kind, name, cls, plugin))
 
     def all(self, kind: str) -> list[Registration]:
-        return list(self.entries[kind])
+        return list(self.entries(kind))
 
     def lookup(self, kind: str, name: str) -> Registration:
         """Resolve `plugin.name` or an unambiguous/preferred short name; clear errors otherwise."""
-        entries = self.entries[kind]
+        entries = self.entries(kind)
         exact = [r for r in entries if r.qualified_name == name]
         if exact:
             return exact[0]
@@ -188,13 +193,13 @@ class Registry:
         raise UsageError(f"unknown {SINGULAR[kind]} {name!r}{hint}{see}")
 
     def names(self, kind: str) -> list[str]:
-        return sorted(r.qualified_name for r in self.entries[kind])
+        return sorted(r.qualified_name for r in self.entries(kind))
 
     def registered_by(self, plugin: str) -> dict[str, list[str]]:
         return {
-            kind: sorted(r.name for r in self.entries[kind] if r.plugin == plugin)
+            kind: sorted(r.name for r in self.entries(kind) if r.plugin == plugin)
             for kind in KINDS
-            if any(r.plugin == plugin for r in self.entries[kind])
+            if any(r.plugin == plugin for r in self.entries(kind))
         }
 
 

@@ -116,6 +116,7 @@ def test_duplicate_names_in_one_plugin_are_an_error():
     pm.add_hookspecs(hookspecs)
     pm.register(Twice, name="twice")
     reg = Registry(pm, {"twice": PluginInfo("twice", "twice")})
+    assert [r.name for r in reg.all("attacks")] == ["dup"]
     assert "two attacks named 'dup'" in reg.infos["twice"].error
 
 
