@@ -10,10 +10,13 @@ from pathlib import Path
 from .errors import AdvkitError
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+UMASK = _read_umask()  # read once: changing it briefly is not thread-safe
 
 
 @contextlib.contextmanager
@@ -30,7 +33,7 @@ def atomic_path(path: str | os.PathLike):
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     except OSError as exc:
         raise AdvkitError(f"cannot write {path}: {exc.strerror or exc}") from exc

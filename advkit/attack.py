@@ -21,7 +21,7 @@ class Attack:
     A subclass that can attack toward given classes accepts `perturb(x, y, targets=None)`.
     `__call__` enforces the contract: eval mode (restored afterwards), the model's device, no
     gradient left on parameters, the caller's tensor untouched, output clipped into the model's
-    input bounds, and, for attacks with an `eps` and an Linf/L2 norm, the epsilon ball.
+    input bounds, and, for attacks with an `eps` and an Linf, L2 or L1 norm, the epsilon ball.
     """
 
     name: str = ""
@@ -58,7 +58,7 @@ class Attack:
             p.requires_grad_(False)
         try:
             with eval_mode(model), torch.enable_grad():
-                kwargs = {} if targets is None else {"targets": targets.detach().to(device)}
+                kwargs = {} if targets is None else {"targets": targets.detach().to(device).clone()}
                 x_adv = self.perturb(x_ref.clone(), y_in, **kwargs)
         finally:
             for p, (requires_grad, grad) in zip(params, saved):
@@ -169,9 +169,9 @@ class AttackResult:
             "success_rate": self.success_rate,
             "perturbation": {
                 "linf_mean": _mean(self.linf[fooled]),
-                "linf_max": float(self.linf.max()) if self.n else 0.0,
+                "linf_max": _max(self.linf[fooled]),
                 "l2_mean": _mean(self.l2[fooled]),
-                "l2_max": float(self.l2.max()) if self.n else 0.0,
+                "l2_max": _max(self.l2[fooled]),
                 "rms_mean": _mean(self.l2[fooled]) / max(1, self.x_adv[0].numel()) ** 0.5 if self.n else 0.0,
                 "over": "successful adversarial examples" if fooled.any() else "none succeeded",
             },
@@ -184,6 +184,10 @@ class AttackResult:
 
 def _mean(t) -> float:
     return float(t.mean()) if len(t) else 0.0
+
+
+def _max(t) -> float:
+    return float(t.max()) if len(t) else 0.0
 
 
 def run_attack(attack: Attack, x, y, *, targets=None, batch_size: int = 256, progress: bool = False,

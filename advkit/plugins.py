@@ -141,7 +141,11 @@ class Registry:
         """Registrations of `kind`, collected from the plugins on first use (so `--help` collects none)."""
         if kind not in self._entries:
             self._entries[kind] = []
-            self._collect(kind)
+            try:
+                self._collect(kind)
+            except BaseException:
+                del self._entries[kind]  # strict mode raised: raise again next time
+                raise
         return self._entries[kind]
 
     def _collect(self, kind: str) -> None:

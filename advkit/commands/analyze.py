@@ -32,6 +32,7 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
     from ..api import instantiate
     from ..errors import UsageError
     from ..loading import load_for_analysis
+    from ..plugins import registry
     from ..provenance import versions
     from ..report import close_figures, to_jsonable, write_bundle
     from ..seeding import seed_everything
@@ -51,7 +52,7 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
         "data": data.describe(),
         "seed": seed,
         "device": str(_device_of(model, device)),
-        "versions": versions([qualified.split(".")[0]]),
+        "versions": versions([registry().lookup("analyses", qualified).plugin]),
         "numbers": report.numbers,
         "notes": report.notes,
     }

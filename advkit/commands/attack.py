@@ -85,7 +85,7 @@ def render(s: dict) -> str:
         ("robust accuracy", f"{s['robust_accuracy']:.2%}"),
         ("success rate", f"{s['success_rate']:.2%} of correctly classified"
                          + (" (to target)" if s["targeted"] else "")),
-        ("Linf mean / max", f"{p['linf_mean']:.4f} / {p['linf_max']:.4f}"),
+        ("Linf mean / max", f"{p['linf_mean']:.4f} / {p['linf_max']:.4f} (over {p['over']})"),
         ("L2 mean / max", f"{p['l2_mean']:.4f} / {p['l2_max']:.4f}"),
         ("seconds", f"{s['seconds']:.2f} ({s['samples_per_second']} samples/s, {s['device']})"),
     ]
