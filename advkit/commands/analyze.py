@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import click
 
-from .options import (data_options, device_option, emit_json, info, json_option, model_options, params_option,
-                      parse_params, table)
+from .options import (data_options, device_option, finish, json_option, model_options, params_option, parse_params,
+                      table)
 
 
 @click.command("analyze")
@@ -34,7 +33,6 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
     from ..loading import load_for_analysis
     from ..plugins import registry
     from ..provenance import versions
-    from ..report import close_figures, to_jsonable, write_bundle
     from ..seeding import seed_everything
 
     analysis, qualified, effective = instantiate("analyses", analysis_name, seed=seed, **parse_params(raw_params))
@@ -56,15 +54,7 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
         "numbers": report.numbers,
         "notes": report.notes,
     }
-    if out_dir:
-        summary["figures"] = write_bundle(out_dir, summary, report.figures, json_name="report.json")
-        info(f"wrote {Path(out_dir) / 'report.json'} and {len(report.figures)} figure(s)")
-    else:
-        close_figures(report.figures)
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(render(to_jsonable(summary)))
+    finish(summary, report.figures, out_dir=out_dir, as_json=as_json, render=render, json_name="report.json")
 
 
 def _device_of(model, requested: str):

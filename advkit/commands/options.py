@@ -86,6 +86,25 @@ def emit_json(obj) -> None:
     click.echo(json.dumps(to_jsonable(obj), indent=2))
 
 
+def finish(summary: dict, figures: dict, *, out_dir, as_json: bool, render, json_name: str = "result.json",
+           markdown=None) -> None:
+    """Write summary, figures (and markdown) under `out_dir` or release the figures; then print
+    the summary as one JSON object or as `render(summary)` text."""
+    from ..report import close_figures, to_jsonable, write_bundle
+
+    summary = to_jsonable(summary)
+    if out_dir:
+        summary["figures"] = write_bundle(out_dir, summary, figures, json_name=json_name, markdown=markdown)
+        written = [json_name, *(["report.md"] if markdown else []), *summary["figures"]]
+        info(f"wrote {out_dir}: {', '.join(written)}")
+    else:
+        close_figures(figures)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(render(summary))
+
+
 def info(message: str) -> None:
     """A status line on stderr (stdout stays clean for --json)."""
     click.echo(message, err=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from .options import device_option, emit_json, info, json_option, progress_enabled
+from .options import device_option, finish, json_option, progress_enabled
 
 
 @click.command("reproduce")
@@ -28,7 +26,6 @@ def reproduce_command(name, data_spec, quick, seed, out_dir, device, as_json):
     from ..models import resolve_device
     from ..plugins import registry
     from ..provenance import versions
-    from ..report import close_figures, to_jsonable, write_bundle
     from ..reproduction import run_reproduction
 
     entry = registry().lookup("reproductions", name)
@@ -41,16 +38,7 @@ def reproduce_command(name, data_spec, quick, seed, out_dir, device, as_json):
         "seconds": round(seconds, 1), "reproduced": result.reproduced, "rows": result.rows, "checks": result.checks,
         "tables": result.tables, "notes": result.notes, "versions": versions([entry.plugin]),
     }
-    if out_dir:
-        summary = to_jsonable(summary)
-        summary["figures"] = write_bundle(out_dir, summary, result.figures, markdown=render_markdown)
-        info(f"wrote {Path(out_dir) / 'result.json'}, report.md and {len(result.figures)} figure(s)")
-    else:
-        close_figures(result.figures)
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(render_text(to_jsonable(summary)))
+    finish(summary, result.figures, out_dir=out_dir, as_json=as_json, render=render_text, markdown=render_markdown)
 
 
 def _cell(value) -> str:
