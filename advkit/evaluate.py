@@ -2,15 +2,17 @@
 
 A sample counts as robust at eps only if it is classified correctly and no attack found an
 adversarial example for it at eps or at any smaller eps (a smaller ball lies inside the larger
-one). The cascade therefore runs each attack, eps by eps in ascending order, only on the samples
-still robust; `cascade=False` runs every attack on every sample, as the reference. Both give the
-same worst case whenever an attack's result on a sample does not depend on the other samples in
-its batch (random starts drawn for the whole batch make both runs equally valid, different draws).
+one). An attack finds one when any point it evaluates inside the ball is misclassified, whether or
+not its final output still is (`advkit.watch`). The cascade therefore runs each attack, eps by eps in
+ascending order, only on the samples still robust, and stops computing a sample inside an attack
+once it is fooled; `cascade=False` runs every attack on every sample to the end, as the reference.
+Both give the same worst case whenever an attack's result on a sample does not depend on the other
+samples in its batch (random starts drawn for the whole batch make both runs equally valid,
+different draws).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from .errors import UsageError
@@ -112,37 +114,6 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
     return attack, bound
 
 
-class PassCounter:
-    """Counts samples through the model's forward pass, and gradients flowing back through its output."""
-
-    def __init__(self, model):
-        self.model = model
-        self.forward = 0
-        self.backward = 0
-        self.seconds = 0.0
-
-    def __enter__(self):
-        self._handle = self.model.register_forward_hook(self._on_forward)
-        self._started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds += time.perf_counter() - self._started
-        self._handle.remove()
-
-    def _on_forward(self, module, inputs, output):
-        count = int(output.shape[0])
-        self.forward += count
-        if output.requires_grad:
-            output.register_hook(lambda grad: self._on_backward(count))
-
-    def _on_backward(self, count: int) -> None:
-        self.backward += count
-
-    def cost(self) -> dict:
-        return {"seconds": round(self.seconds, 4), "forward": self.forward, "backward": self.backward}
-
-
 @dataclass
 class Evaluation:
     """Everything `evaluate` measured; `summary()` is the JSON form, the tensors feed the reports."""
@@ -236,15 +207,15 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
                 per_attack[s.label][e] = {"ran_on": 0, "fooled": 0, "robust_accuracy": clean_accuracy}
                 continue
             index = robust.nonzero().flatten() if cascade else torch.arange(len(y))
-            x_adv, pred, counter = _run(instances[(s, e)][0], model, x[index], y[index], batch_size, seed,
-                                        progress, f"{s.label} eps={e:g}")
+            x_adv, pred, watch = _run(instances[(s, e)][0], model, x[index], y[index], e, norm, cascade,
+                                      batch_size, seed, progress, f"{s.label} eps={e:g}")
             fooled = (pred != y[index]) & correct[index]  # misclassified samples are not fooled by the attack
             fooled_mask = _mask(index[fooled], len(y))
-            runs.append((s.label, len(index), counter))
+            runs.append((s.label, len(index), watch.cost()))
             # cascade: robust after this attack and all before it; full: against this attack alone
             after = (robust if cascade else correct) & ~fooled_mask
             per_attack[s.label][e] = {"ran_on": len(index), "fooled": int(fooled.sum()),
-                                      "robust_accuracy": _share(after), **counter.cost()}
+                                      "robust_accuracy": _share(after), **watch.cost()}
             delta = (x_adv[fooled] - x[index[fooled]]).flatten(1)
             sizes[s.label] += (delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)).tolist()
             found = adversarial.setdefault(e, {})
@@ -278,22 +249,32 @@ def _recorded(spec: AttackSpec, bound: dict) -> dict:
     return params
 
 
-def _run(attack, model, x, y, batch_size: int, seed: int, progress: bool, desc: str):
-    """Adversarial examples and their predictions for one attack, with the passes it cost."""
+def _run(attack, model, x, y, eps: float, norm: str, early_stop: bool, batch_size: int, seed: int,
+         progress: bool, desc: str):
+    """Adversarial examples and their predictions for one attack, and the watch that counted its passes.
+
+    A sample counts as fooled by the attack when any point it evaluated inside the eps ball was
+    misclassified (`advkit.watch`); `early_stop` stops computing such samples for the rest of the attack.
+    """
     import torch
     from tqdm.auto import tqdm
 
     from .attack import predict
     from .seeding import seed_everything
+    from .watch import ForwardWatch
 
     seed_everything(seed)
     outputs = []
-    with PassCounter(model) as counter:
+    device = model.device
+    with ForwardWatch(model, freeze=early_stop) as watch:
         for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
-            outputs.append(attack(x[start:start + batch_size], y[start:start + batch_size]).cpu())
+            xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+            with watch.batch(xb, yb, eps, norm, model.bounds) as batch:
+                x_adv = attack(xb, yb)
+            outputs.append(batch.merge(x_adv).cpu())
         x_adv = torch.cat(outputs) if outputs else x.clone()
         pred = predict(model, x_adv, batch_size) if len(x_adv) else y.clone()
-    return x_adv, pred, counter
+    return x_adv, pred, watch
 
 
 def _mask(index, n: int):
@@ -309,21 +290,47 @@ def _share(mask) -> float:
 
 
 def _cost(runs: list, n: int, cascade: bool) -> dict:
-    """Measured cost; and what every attack on every sample costs: measured in full mode, else
-    extrapolated from each attack's measured cost per sample it ran on: exact for fixed-step attacks,
-    too high for attacks that skip already-fooled samples themselves (Square)."""
+    """Measured cost, and what every attack on every sample costs: measured in full mode.
+
+    In cascade mode it is estimated as a range over the (attack, eps, sample) runs the cascade
+    skipped: `high` charges each what the attack spent per sample it did run on (early-stopped
+    passes added back, seconds scaled by the passes), exact for attacks that spend the same on every
+    sample (fixed steps); `low` charges each the one pass that predicts an attack's output, the least
+    any attack costs. Attacks that stop on a sample once they fool it (Square, DeepFool) spend
+    less on the easier samples the cascade skipped, so the truth lies in between.
+    """
     keys = ("seconds", "forward", "backward")
-    measured = {key: sum(c.cost()[key] for _, _, c in runs) for key in keys}
-    measured["seconds"] = round(measured["seconds"], 4)
+    measured = _total([cost for _, _, cost in runs])
     if not cascade:
         return {"mode": "full", "measured": measured}
-    full = dict.fromkeys(keys, 0.0)
+    low, high = [], []
     for label in dict.fromkeys(label for label, _, _ in runs):
-        mine = [(ran_on, c.cost()) for name, ran_on, c in runs if name == label]
-        samples = sum(ran_on for ran_on, _ in mine)
-        for key in keys:
-            per_sample = sum(cost[key] for _, cost in mine) / samples if samples else 0.0
-            full[key] += per_sample * n * len(mine)
-    full = {key: round(v, 4) if key == "seconds" else int(round(v)) for key, v in full.items()}
-    saving = {key: round(1 - measured[key] / full[key], 4) if full[key] else 0.0 for key in keys}
-    return {"mode": "cascade", "measured": measured, "full_estimate": full, "saving": saving}
+        mine = [(ran_on, _without_early_stop(cost)) for name, ran_on, cost in runs if name == label]
+        ran, samples = _total([cost for _, cost in mine]), sum(ran_on for ran_on, _ in mine)
+        skipped = n * len(mine) - samples
+        per_sample = {key: ran[key] / samples if samples else 0.0 for key in keys}
+        high.append({key: ran[key] + per_sample[key] * skipped for key in keys})
+        passes = ran["forward"] + ran["backward"]
+        low.append({"seconds": ran["seconds"] * (passes + skipped) / passes if passes else 0.0,
+                    "forward": ran["forward"] + skipped, "backward": ran["backward"]})
+    estimate = {"low": _total(low), "high": _total(high)}
+    saving = {end: {key: round(1 - measured[key] / full[key], 4) if full[key] else 0.0 for key in keys}
+              for end, full in estimate.items()}
+    skipped = {key: sum(cost["skipped"][key] for _, _, cost in runs) for key in ("forward", "backward")}
+    return {"mode": "cascade", "measured": measured, "skipped_by_early_stop": skipped,
+            "full_estimate": estimate, "saving": saving}
+
+
+def _total(costs: list) -> dict:
+    return {"seconds": round(sum(c["seconds"] for c in costs), 4),
+            "forward": int(round(sum(c["forward"] for c in costs))),
+            "backward": int(round(sum(c["backward"] for c in costs)))}
+
+
+def _without_early_stop(cost: dict) -> dict:
+    """One run's cost had early stopping computed every sample to the end."""
+    skipped = cost["skipped"]
+    passes = cost["forward"] + cost["backward"]
+    would = passes + skipped["forward"] + skipped["backward"]
+    return {"seconds": cost["seconds"] * would / passes if passes else cost["seconds"],
+            "forward": cost["forward"] + skipped["forward"], "backward": cost["backward"] + skipped["backward"]}

@@ -99,12 +99,26 @@ def cost_lines(summary: dict) -> list[str]:
     m = cost["measured"]
     lines = [f"{cost['mode']}: {m['seconds']:.2f} s, {m['forward']} forward and {m['backward']} backward "
              "sample passes"]
+    if "skipped_by_early_stop" in cost:
+        k = cost["skipped_by_early_stop"]
+        lines.append(f"early stopping skipped {k['forward']} forward and {k['backward']} backward sample passes "
+                     "on samples already fooled")
     if "full_estimate" in cost:
-        f, s = cost["full_estimate"], cost["saving"]
-        lines.append(f"every attack on every sample (extrapolated, --full measures it): {f['seconds']:.2f} s, {f['forward']} forward, "
-                     f"{f['backward']} backward; saving {s['forward']:.0%} forward, {s['backward']:.0%} backward, "
-                     f"{s['seconds']:.0%} time")
+        (low, high), saving = cost["full_estimate"].values(), cost["saving"]
+        lines.append("every attack on every sample (estimated: high if the skipped samples cost what the attacked "
+                     "ones did, exact for fixed-step attacks; low if one pass each; --full measures it): "
+                     f"{_span(low, high, 'seconds', '{:.2f}')} s, {_span(low, high, 'forward')} forward, "
+                     f"{_span(low, high, 'backward')} backward; saving "
+                     f"{_span(saving['low'], saving['high'], 'forward', '{:.0%}')} forward, "
+                     f"{_span(saving['low'], saving['high'], 'backward', '{:.0%}')} backward, "
+                     f"{_span(saving['low'], saving['high'], 'seconds', '{:.0%}')} time")
     return lines
+
+
+def _span(low: dict, high: dict, key: str, form: str = "{}") -> str:
+    """`low[key]`, or `low to high` when they differ."""
+    a, b = form.format(low[key]), form.format(high[key])
+    return a if a == b else f"{a} to {b}"
 
 
 def checks_verdict(summary: dict) -> str:

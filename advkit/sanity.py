@@ -72,7 +72,7 @@ def finding(code: str, detail: str) -> Finding:
 def run_checks(model, evaluation, specs, *, probe: int = 64, batch_size: int = 256):
     """All checks for `evaluation` of `model` with attack `specs`; returns (findings, probe cost)."""
     from .attack import logits_of
-    from .evaluate import PassCounter
+    from .watch import ForwardWatch
 
     correct = (evaluation.clean_pred == evaluation.y).nonzero().flatten()[:probe]
     x, y = evaluation.x[correct], evaluation.y[correct]
@@ -80,7 +80,7 @@ def run_checks(model, evaluation, specs, *, probe: int = 64, batch_size: int = 2
     findings = [f for f in (_probabilities(logits), _randomized(model, x, logits, batch_size),
                             _gradients(model, x, y)) if f]
     findings += _weak_attacks_in_suite(evaluation, specs)
-    with PassCounter(model) as counter:
+    with ForwardWatch(model) as counter:
         if len(x):
             findings += _probes(model, x, y, evaluation, specs, batch_size)
     return findings, counter.cost()

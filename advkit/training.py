@@ -6,6 +6,7 @@ ends with exactly the weights of an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,8 +58,9 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
     """Train `model` in place on `x, y`; returns per-epoch history (loss, accuracy, seconds).
 
     With `checkpoint`, the full training state is written atomically after every epoch and
-    `resume=True` continues from it. `stop_after` ends the run after that many epochs in this
-    call (to test interruption). `tag` labels the progress bar and the checkpoint's config.
+    `resume=True` continues from it, refusing a checkpoint of another configuration, stage (`tag`),
+    architecture or training data. `stop_after` ends the run after that many epochs in this call (to
+    test interruption). `tag` labels the progress bar and the checkpoint's config.
     """
     from tqdm.auto import tqdm
 
@@ -68,8 +70,9 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
     optimizer = _optimizer(model, config)
     history: list[dict] = []
     start_epoch = 0
+    run = {"tag": tag, "config": asdict(config), **(fingerprint(model, x, y) if checkpoint is not None else {})}
     if resume:
-        start_epoch, history = _restore(checkpoint, model, optimizer, config, tag)
+        start_epoch, history = _restore(checkpoint, model, optimizer, run)
     epochs_run = 0
     for epoch in range(start_epoch, config.epochs):
         if stop_after is not None and epochs_run >= stop_after:
@@ -98,7 +101,7 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
                         "seconds": round(time.perf_counter() - started, 3)})
         epochs_run += 1
         if checkpoint is not None:
-            _save_state(checkpoint, model, optimizer, config, tag, epoch + 1, history)
+            _save_state(checkpoint, model, optimizer, run, epoch + 1, history)
     model.eval()
     return history
 
@@ -110,26 +113,48 @@ def _optimizer(model, config: TrainConfig):
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _save_state(path, model, optimizer, config, tag, epoch, history) -> None:
-    state = {"epoch": epoch, "tag": tag, "config": asdict(config), "history": history,
-             "model": model.state_dict(), "optimizer": optimizer.state_dict()}
+def fingerprint(model, x, y) -> dict:
+    """Digests of the architecture (module types, parameter shapes) and of the training data.
+
+    Float labels (a teacher's soft labels) count by shape only: recomputed on a GPU they may differ
+    in the last bit.
+    """
+    arch = hashlib.blake2b(digest_size=16)
+    for name, module in model.named_modules():
+        arch.update(f"{name}:{type(module).__qualname__};".encode())
+    for name, tensor in model.state_dict().items():
+        arch.update(f"{name}:{tuple(tensor.shape)};".encode())
+    data = hashlib.blake2b(digest_size=16)
+    data.update(f"{tuple(x.shape)}{x.dtype}{tuple(y.shape)}{y.dtype}".encode())
+    data.update(x.detach().cpu().contiguous().numpy().tobytes())
+    if not y.is_floating_point():
+        data.update(y.detach().cpu().contiguous().numpy().tobytes())
+    return {"architecture": arch.hexdigest(), "data": data.hexdigest()}
+
+
+def _save_state(path, model, optimizer, run: dict, epoch: int, history) -> None:
+    state = {**run, "epoch": epoch, "history": history, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict()}
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 
 
-def _restore(path, model, optimizer, config, tag) -> tuple[int, list[dict]]:
+def _restore(path, model, optimizer, run: dict) -> tuple[int, list[dict]]:
     if path is None or not Path(path).is_file():
         raise UsageError(f"nothing to resume: no checkpoint at {path}")
     try:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
         raise UsageError(f"cannot resume from {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-    saved = dict(state.get("config", {}))
-    current = asdict(config)
-    changed = [k for k in current if k != "epochs" and saved.get(k) != current[k]]
-    if state.get("tag") != tag or changed:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed) or f"stage {state.get('tag')!r}"
-        raise UsageError(f"checkpoint {path} belongs to a different run ({detail}); drop --resume to start over")
+    saved, current = dict(state.get("config", {})), run["config"]
+    changed = [f"{k}: {saved.get(k)!r} -> {value!r}" for k, value in current.items()
+               if k != "epochs" and saved.get(k) != value]
+    if state.get("tag") != run["tag"]:
+        changed.insert(0, f"stage {state.get('tag')!r} -> {run['tag']!r}")
+    changed += [f"the {k} differs" for k in ("architecture", "data") if state.get(k) != run[k]]
+    if changed:
+        raise UsageError(f"checkpoint {path} belongs to a different run ({', '.join(changed)}); "
+                         "drop --resume to start over")
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

@@ -1,7 +1,7 @@
 """`advkit evaluate` on a plain CNN, the same CNN with saturated logits (x1000) and a PGD-trained CNN.
 
-Prints the worst-case tables and the sanity warnings, measures the cascade's saving against running
-every attack on every sample, and writes each report (result.json, report.md, report.html) plus
+Prints the worst-case tables and the sanity warnings, measures the saving of the cascade (with early
+stopping inside attacks) against running every attack on every sample, and writes each report (result.json, report.md, report.html) plus
 a summary JSON under runs/evaluate/ (or --out).
 
     python benchmarks/evaluate_masking.py [--n 200] [--out runs/evaluate]
@@ -80,6 +80,10 @@ def main() -> None:
               f"every sample: {f['seconds']:.1f} s, {f['forward']} fwd, {f['backward']} bwd | saving "
               f"{1 - m['forward'] / f['forward']:.0%} fwd, {1 - m['backward'] / f['backward']:.0%} bwd, "
               f"{1 - m['seconds'] / f['seconds']:.0%} time")
+        k, est = evaluation.cost["skipped_by_early_stop"], evaluation.cost["full_estimate"]
+        print(f"of which early stopping inside attacks skipped {k['forward']} fwd, {k['backward']} bwd; the "
+              f"cascade's own estimate of every attack on every sample: {est['low']['forward']} to "
+              f"{est['high']['forward']} fwd, {est['low']['backward']} to {est['high']['backward']} bwd")
     write_json(args.out / "summary.json", results)
     print(f"\nwrote {args.out}/summary.json and a report per model under {args.out}/")
 

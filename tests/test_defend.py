@@ -140,14 +140,14 @@ def test_resume_refuses_different_data(small, tmp_path):
         advkit.defend("distillation", _mlp(small), small.subset(range(256)), resume=True, **run)
 
 
-def test_resume_into_a_model_of_another_shape_is_a_usage_error(small, tmp_path):
+def test_resume_into_a_model_of_another_architecture_is_a_usage_error(small, tmp_path):
     defense, _, _ = advkit.make_defense("distillation", temperature=10)
     defense.config, defense.checkpoint, defense.stop_after = CONFIG, tmp_path / "m.pt", 1
     with pytest.raises(TrainingStopped):
         defense.apply(_mlp(small), small)
     defense.resume = True
     other = advkit.load_model("mlp:hidden=20", input_shape=small.input_shape, num_classes=10)
-    with pytest.raises(advkit.UsageError, match="weights do not fit this model.*drop --resume"):
+    with pytest.raises(advkit.UsageError, match="the architecture differs.*drop --resume"):
         defense.apply(other, small)
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.evaluate import ALPHA_RULE, AttackSpec, PassCounter, instantiate, parse_attacks
+from advkit.evaluate import ALPHA_RULE, AttackSpec, instantiate, parse_attacks
 
 from masked import Saturated
 
@@ -63,9 +63,24 @@ def test_cascade_equals_every_attack_on_every_sample_at_lower_cost(cascade_and_f
     measured, reference = cascade.cost["measured"], full.cost["measured"]
     assert measured["forward"] < reference["forward"] and measured["backward"] < reference["backward"]
     # fixed-step attacks cost the same per sample, so the cascade's extrapolation is the measured full cost
-    assert cascade.cost["full_estimate"]["forward"] == reference["forward"]
-    assert cascade.cost["full_estimate"]["backward"] == reference["backward"]
-    assert 0 < cascade.cost["saving"]["forward"] < 1
+    estimate = cascade.cost["full_estimate"]
+    assert estimate["low"]["forward"] < estimate["high"]["forward"]
+    assert estimate["high"]["forward"] == reference["forward"]
+    assert estimate["high"]["backward"] == reference["backward"]
+    assert 0 < cascade.cost["saving"]["high"]["forward"] < 1
+    # inside PGD, samples stop being computed once fooled; the cascade's estimate adds them back
+    skipped = cascade.cost["skipped_by_early_stop"]
+    assert skipped["forward"] > 0 and skipped["backward"] > 0
+    assert "skipped_by_early_stop" not in full.cost
+
+
+def test_cost_of_an_attack_that_stops_on_fooled_samples_lies_in_the_estimated_range(default_model, small):
+    suite = "fgsm,torchattacks.square:n_queries=30"
+    cascade = advkit.evaluate(default_model, *small, suite, EPS, checks=False)
+    full = advkit.evaluate(default_model, *small, suite, EPS, cascade=False, checks=False).cost["measured"]
+    low, high = cascade.cost["full_estimate"].values()
+    assert low["forward"] < full["forward"] < high["forward"]  # Square spends less on the easy samples
+    assert low["backward"] < high["backward"] == full["backward"]  # only FGSM takes gradients: a fixed cost
 
 
 def test_full_mode_counts_only_correctly_classified_samples_as_fooled(cascade_and_full):
@@ -108,15 +123,6 @@ def test_masked_model_is_flagged_and_its_worst_case_matches_the_plain_model(satu
 
 def test_normal_model_is_not_flagged_for_masking(plain_eval):
     assert not [w for w in plain_eval.warnings if w.masking]
-
-
-def test_pass_counter_counts_samples_forward_and_backward(default_model, small):
-    x, y = small
-    with PassCounter(default_model) as counter:
-        advkit.predict(default_model, x)
-        xg = x.clone().requires_grad_(True)
-        torch.nn.functional.cross_entropy(default_model(xg), y).backward()
-    assert counter.forward == 2 * len(x) and counter.backward == len(x)
 
 
 def test_attack_suite_syntax():

@@ -44,6 +44,16 @@ def test_resume_refuses_a_different_run(tmp_path, digits_train):
     with pytest.raises(UsageError, match="different run"):
         train(_model(), digits_train.x, digits_train.y, TrainConfig(epochs=2, lr=0.5), checkpoint=ckpt,
               resume=True, progress=False)
+    with pytest.raises(UsageError, match="the data differs"):
+        train(_model(), digits_train.x[:-1], digits_train.y[:-1], TrainConfig(epochs=2), checkpoint=ckpt,
+              resume=True, progress=False)
+    shuffled = digits_train.y.roll(1)
+    with pytest.raises(UsageError, match="the data differs"):
+        train(_model(), digits_train.x, shuffled, TrainConfig(epochs=2), checkpoint=ckpt, resume=True, progress=False)
+    silu = load_model("mlp:hidden=16,activation=silu", input_shape=(1, 8, 8), num_classes=10)
+    with pytest.raises(UsageError, match="the architecture differs"):  # same weight shapes, other activation
+        train(silu, digits_train.x, digits_train.y, TrainConfig(epochs=2), checkpoint=ckpt, resume=True,
+              progress=False)
     with pytest.raises(UsageError, match="nothing to resume"):
         train(_model(), digits_train.x, digits_train.y, TrainConfig(), checkpoint=tmp_path / "none.pt",
               resume=True, progress=False)
