@@ -137,6 +137,7 @@ class Evaluation:
     warnings: list = field(default_factory=list)
     sanity_cost: dict = field(default_factory=dict)
     checked: bool = False
+    any_point: bool = True  # fooled by any evaluated point (off for a model whose outputs vary between passes)
 
     @property
     def n(self) -> int:
@@ -146,6 +147,7 @@ class Evaluation:
         return {
             "n": self.n, "norm": self.norm, "eps": self.eps,
             "mode": "cascade" if self.cascade else "full",
+            "fooled_by_any_evaluated_point": self.any_point, "early_stop": self.cascade and self.any_point,
             "attacks": self.attacks, "params": self.params,
             "clean_accuracy": self.clean_accuracy,
             "worst_case": {_key(e): a for e, a in self.worst_case.items()},
@@ -178,6 +180,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
     from .api import check_batch
     from .attack import logits_of
     from .models import as_model
+    from .sanity import varying_outputs
 
     if norm not in EVAL_NORMS:
         raise UsageError(f"--norm must be one of {', '.join(EVAL_NORMS)}, got {norm!r}")
@@ -194,8 +197,11 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
     nonzero = [e for e in eps if e > 0]
     instances = {(s, e): instantiate(s, model, e, norm, seed) for s in specs for e in nonzero}
 
-    clean_pred = logits_of(model, x, batch_size).argmax(1)
+    logits = logits_of(model, x, batch_size)
+    clean_pred = logits.argmax(1)
     correct = clean_pred == y
+    # a randomised model's single misclassified pass proves nothing: keep attacks' own outputs, run them to the end
+    any_point = not varying_outputs(model, x[:batch_size], logits[:batch_size], batch_size)
     robust = correct.clone()
     clean_accuracy = _share(correct)
     per_attack = {s.label: {} for s in specs}
@@ -207,8 +213,10 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
                 per_attack[s.label][e] = {"ran_on": 0, "fooled": 0, "robust_accuracy": clean_accuracy}
                 continue
             index = robust.nonzero().flatten() if cascade else torch.arange(len(y))
-            x_adv, pred, watch = _run(instances[(s, e)][0], model, x[index], y[index], e, norm, cascade,
-                                      batch_size, seed, progress, f"{s.label} eps={e:g}")
+            x_adv, pred, watch = run_watched(instances[(s, e)][0], model, x[index], y[index], e, norm,
+                                             batch_size=batch_size, seed=seed, record=any_point,
+                                             early_stop=cascade and any_point, progress=progress,
+                                             desc=f"{s.label} eps={e:g}")
             fooled = (pred != y[index]) & correct[index]  # misclassified samples are not fooled by the attack
             fooled_mask = _mask(index[fooled], len(y))
             runs.append((s.label, len(index), watch.cost()))
@@ -231,6 +239,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
         norm=norm, eps=eps, cascade=cascade, seed=seed, device=str(model.device),
         clean_accuracy=clean_accuracy, worst_case=worst_case, per_attack=per_attack,
         cost=_cost(runs, len(y), cascade), x=x, y=y, clean_pred=clean_pred, adversarial=adversarial, sizes=sizes,
+        any_point=any_point,
     )
     if checks:
         from .sanity import run_checks
@@ -249,12 +258,13 @@ def _recorded(spec: AttackSpec, bound: dict) -> dict:
     return params
 
 
-def _run(attack, model, x, y, eps: float, norm: str, early_stop: bool, batch_size: int, seed: int,
-         progress: bool, desc: str):
+def run_watched(attack, model, x, y, eps: float, norm: str, *, batch_size: int, seed: int, record: bool = True,
+                early_stop: bool = False, progress: bool = False, desc: str = ""):
     """Adversarial examples and their predictions for one attack, and the watch that counted its passes.
 
-    A sample counts as fooled by the attack when any point it evaluated inside the eps ball was
-    misclassified (`advkit.watch`); `early_stop` stops computing such samples for the rest of the attack.
+    With `record`, a sample counts as fooled when any point the attack evaluated inside the eps ball
+    was misclassified (`advkit.watch`) and a fresh prediction confirms it; otherwise the attack's own
+    output stands. `early_stop` also stops computing fooled samples for the rest of the attack.
     """
     import torch
     from tqdm.auto import tqdm
@@ -264,16 +274,23 @@ def _run(attack, model, x, y, eps: float, norm: str, early_stop: bool, batch_siz
     from .watch import ForwardWatch
 
     seed_everything(seed)
-    outputs = []
+    own, found = [], []
     device = model.device
-    with ForwardWatch(model, freeze=early_stop) as watch:
+    with ForwardWatch(model, record=record, freeze=early_stop) as watch:
         for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
             xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
             with watch.batch(xb, yb, eps, norm, model.bounds) as batch:
                 x_adv = attack(xb, yb)
-            outputs.append(batch.merge(x_adv).cpu())
-        x_adv = torch.cat(outputs) if outputs else x.clone()
-        pred = predict(model, x_adv, batch_size) if len(x_adv) else y.clone()
+            own.append(x_adv.cpu())
+            found.append(batch.merge(x_adv).cpu())
+        if not len(x):
+            return x.clone(), y.clone(), watch
+        x_own, x_adv = torch.cat(own), torch.cat(found)
+        pred = predict(model, x_adv, batch_size)
+        unconfirmed = (pred == y) & (x_adv != x_own).flatten(1).any(1)
+        if unconfirmed.any():  # misclassified in the attack's pass but not in this one (random or GPU-numeric)
+            x_adv[unconfirmed] = x_own[unconfirmed]
+            pred[unconfirmed] = predict(model, x_own[unconfirmed], batch_size)
     return x_adv, pred, watch
 
 
@@ -298,6 +315,7 @@ def _cost(runs: list, n: int, cascade: bool) -> dict:
     sample (fixed steps); `low` charges each the one pass that predicts an attack's output, the least
     any attack costs. Attacks that stop on a sample once they fool it (Square, DeepFool) spend
     less on the easier samples the cascade skipped, so the truth lies in between.
+    An attack that ran on no sample (all fooled before it) has no cost per sample: `high` is None.
     """
     keys = ("seconds", "forward", "backward")
     measured = _total([cost for _, _, cost in runs])
@@ -309,12 +327,12 @@ def _cost(runs: list, n: int, cascade: bool) -> dict:
         ran, samples = _total([cost for _, cost in mine]), sum(ran_on for ran_on, _ in mine)
         skipped = n * len(mine) - samples
         per_sample = {key: ran[key] / samples if samples else 0.0 for key in keys}
-        high.append({key: ran[key] + per_sample[key] * skipped for key in keys})
+        high.append({key: ran[key] + per_sample[key] * skipped for key in keys} if samples or not skipped else None)
         passes = ran["forward"] + ran["backward"]
         low.append({"seconds": ran["seconds"] * (passes + skipped) / passes if passes else 0.0,
                     "forward": ran["forward"] + skipped, "backward": ran["backward"]})
-    estimate = {"low": _total(low), "high": _total(high)}
-    saving = {end: {key: round(1 - measured[key] / full[key], 4) if full[key] else 0.0 for key in keys}
+    estimate = {"low": _total(low), "high": None if None in high else _total(high)}
+    saving = {end: full and {key: round(1 - measured[key] / full[key], 4) if full[key] else 0.0 for key in keys}
               for end, full in estimate.items()}
     skipped = {key: sum(cost["skipped"][key] for _, _, cost in runs) for key in ("forward", "backward")}
     return {"mode": "cascade", "measured": measured, "skipped_by_early_stop": skipped,

@@ -73,7 +73,8 @@ def examples_figure(evaluation, model, class_names=None, count: int = 6):
     lo, hi = model.bounds
     eps = next((e for e in evaluation.eps if evaluation.adversarial.get(e)), None)
     found = list(evaluation.adversarial.get(eps, {}).items())[:count] if eps is not None else []
-    fig, axes = plt.subplots(max(1, len(found)), 2, figsize=(4, 2 * max(1, len(found))), squeeze=False)
+    fig, axes = plt.subplots(max(1, len(found)), 2, figsize=(4, 2 * max(1, len(found))), squeeze=False,
+                             layout="constrained")
     for row, (i, (x_adv, pred, label)) in enumerate(found):
         image(axes[row, 0], (evaluation.x[i] - lo) / (hi - lo), f"clean: {names[int(evaluation.y[i])]}")
         image(axes[row, 1], (x_adv - lo) / (hi - lo), f"{label}: {names[pred]}")
@@ -82,7 +83,7 @@ def examples_figure(evaluation, model, class_names=None, count: int = 6):
         axes[0, 1].set_axis_off()
         axes[0, 0].set_title("no adversarial examples found", fontsize=8)
     else:
-        fig.suptitle(f"eps = {eps:g}", fontsize=9)
+        fig.suptitle(f"clean | adversarial at eps = {eps:g}", fontsize=9)
     return fig
 
 
@@ -103,15 +104,21 @@ def cost_lines(summary: dict) -> list[str]:
         k = cost["skipped_by_early_stop"]
         lines.append(f"early stopping skipped {k['forward']} forward and {k['backward']} backward sample passes "
                      "on samples already fooled")
+    if summary.get("early_stop") is False and cost["mode"] == "cascade":
+        lines.append("early stopping off: the model's outputs vary between passes, so attacks run to the end")
     if "full_estimate" in cost:
-        (low, high), saving = cost["full_estimate"].values(), cost["saving"]
-        lines.append("every attack on every sample (estimated: high if the skipped samples cost what the attacked "
-                     "ones did, exact for fixed-step attacks; low if one pass each; --full measures it): "
-                     f"{_span(low, high, 'seconds', '{:.2f}')} s, {_span(low, high, 'forward')} forward, "
-                     f"{_span(low, high, 'backward')} backward; saving "
-                     f"{_span(saving['low'], saving['high'], 'forward', '{:.0%}')} forward, "
-                     f"{_span(saving['low'], saving['high'], 'backward', '{:.0%}')} backward, "
-                     f"{_span(saving['low'], saving['high'], 'seconds', '{:.0%}')} time")
+        low, high, saving = cost["full_estimate"]["low"], cost["full_estimate"]["high"], cost["saving"]
+        what = ("every attack on every sample (estimated: high if the skipped samples cost what the attacked "
+                "ones did, exact for fixed-step attacks; low if one pass each; --full measures it): ")
+        if high is None:
+            lines.append(f"{what}at least {low['seconds']:.2f} s, {low['forward']} forward, {low['backward']} "
+                         f"backward (an attack ran on no sample, so its cost per sample is unknown)")
+        else:
+            lines.append(f"{what}{_span(low, high, 'seconds', '{:.2f}')} s, {_span(low, high, 'forward')} forward, "
+                         f"{_span(low, high, 'backward')} backward; saving "
+                         f"{_span(saving['low'], saving['high'], 'forward', '{:.0%}')} forward, "
+                         f"{_span(saving['low'], saving['high'], 'backward', '{:.0%}')} backward, "
+                         f"{_span(saving['low'], saving['high'], 'seconds', '{:.0%}')} time")
     return lines
 
 

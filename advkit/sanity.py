@@ -100,14 +100,19 @@ def _probabilities(logits):
     return None
 
 
-def _randomized(model, x, logits, batch_size):
+def varying_outputs(model, x, logits, batch_size: int) -> float:
+    """How much the logits of `x` change in a second pass; 0 when they repeat up to float noise."""
     from .attack import logits_of
 
     if not len(x):
-        return None
+        return 0.0
     change = float((logits_of(model, x, batch_size) - logits).abs().max())
     scale = float(logits.abs().max()) or 1.0
-    if change > 1e-5 * scale:
+    return change if change > 1e-5 * scale else 0.0
+
+
+def _randomized(model, x, logits, batch_size):
+    if change := varying_outputs(model, x, logits, batch_size):
         return finding("RANDOMIZED_OUTPUTS", f"max change {change:.3g} between two passes")
     return None
 
@@ -175,7 +180,7 @@ def _probes(model, x, y, evaluation, specs, batch_size):
     eps = [e for e in evaluation.eps if e > 0]
 
     def accuracy(spec, e, **overrides):
-        return _accuracy(model, x, y, spec, e, norm, seed, batch_size, **overrides)
+        return _accuracy(model, x, y, spec, e, norm, seed, batch_size, evaluation.any_point, **overrides)
 
     out = []
     if accuracy(primary, 0.0) != 1.0:
@@ -226,17 +231,13 @@ def _default(spec, name: str):
     return {p.name: p.default for p in parameters(get_attack(spec.name))}.get(name)
 
 
-def _accuracy(model, x, y, spec, eps, norm, seed, batch_size, **overrides) -> float:
-    import torch
-
-    from .attack import predict
-    from .evaluate import instantiate
-    from .seeding import seed_everything
+def _accuracy(model, x, y, spec, eps, norm, seed, batch_size, any_point: bool, **overrides) -> float:
+    from .evaluate import instantiate, run_watched
 
     attack = instantiate(spec, model, eps, norm, seed, **overrides)[0]
-    seed_everything(seed)
-    x_adv = torch.cat([attack(x[i:i + batch_size], y[i:i + batch_size]).cpu() for i in range(0, len(x), batch_size)])
-    return float((predict(model, x_adv, batch_size) == y).float().mean())
+    pred = run_watched(attack, model, x, y, eps, norm, batch_size=batch_size, seed=seed, record=any_point,
+                       early_stop=any_point)[1]
+    return float((pred == y).float().mean())
 
 
 def _noise_accuracy(model, x, y, eps, norm, seed, batch_size) -> float:

@@ -124,12 +124,18 @@ def fingerprint(model, x, y) -> dict:
         arch.update(f"{name}:{type(module).__qualname__};".encode())
     for name, tensor in model.state_dict().items():
         arch.update(f"{name}:{tuple(tensor.shape)};".encode())
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
     data = hashlib.blake2b(digest_size=16)
     data.update(f"{tuple(x.shape)}{x.dtype}{tuple(y.shape)}{y.dtype}".encode())
-    data.update(x.detach().cpu().contiguous().numpy().tobytes())
+    data.update(_bytes(x))
     if not y.is_floating_point():
-        data.update(y.detach().cpu().contiguous().numpy().tobytes())
+        data.update(_bytes(y))
     return {"architecture": arch.hexdigest(), "data": data.hexdigest()}
+
+
+def _bytes(t: torch.Tensor) -> memoryview:
+    """The raw bytes of a tensor of any dtype, without copying a contiguous CPU tensor."""
+    return memoryview(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
 
 
 def _save_state(path, model, optimizer, run: dict, epoch: int, history) -> None:
@@ -151,7 +157,10 @@ def _restore(path, model, optimizer, run: dict) -> tuple[int, list[dict]]:
                if k != "epochs" and saved.get(k) != value]
     if state.get("tag") != run["tag"]:
         changed.insert(0, f"stage {state.get('tag')!r} -> {run['tag']!r}")
-    changed += [f"the {k} differs" for k in ("architecture", "data") if state.get(k) != run[k]]
+    if "data" not in state:
+        changed.append("it has no fingerprint of the architecture and data: written by an older advkit")
+    else:
+        changed += [f"the {k} differs" for k in ("architecture", "data") if state[k] != run[k]]
     if changed:
         raise UsageError(f"checkpoint {path} belongs to a different run ({', '.join(changed)}); "
                          "drop --resume to start over")

@@ -1,7 +1,7 @@
 """Watching the forward passes an attack makes: counting them, and stopping early on fooled samples.
 
 While installed (`with ForwardWatch(model) as watch:`), the watch stands in for the model's
-`forward` and counts the samples the model really computes, forward and backward. Inside
+`forward` and counts the samples the model really computes, forward and backward. With `record`, inside
 `watch.batch(x, y, eps, norm, bounds)` it also remembers, for each sample of that batch, the first
 point the attack evaluated that lies in the eps ball and the input bounds and that the model
 misclassifies: an adversarial example found, which later steps cannot take back (`Batch.merge`
@@ -66,8 +66,9 @@ class Batch:
 class ForwardWatch:
     """Counts a model's forward and backward samples and, per watched batch, stops early on fooled ones."""
 
-    def __init__(self, model, *, freeze: bool = False):
+    def __init__(self, model, *, record: bool = True, freeze: bool = False):
         self.model = model
+        self.record = record or freeze
         self.freeze = freeze
         self.forward = self.backward = 0
         self.skipped_forward = self.skipped_backward = 0
@@ -75,6 +76,7 @@ class ForwardWatch:
         self._batch: Batch | None = None
 
     def __enter__(self):
+        self._shadowed = vars(self.model).get("forward")  # another watch's, when watches nest
         self._inner = self.model.forward
         self.model.forward = self._forward  # an instance attribute shadows the class's forward
         self._started = time.perf_counter()
@@ -82,7 +84,10 @@ class ForwardWatch:
 
     def __exit__(self, *exc):
         self.seconds += time.perf_counter() - self._started
-        del self.model.forward
+        if self._shadowed is None:
+            del self.model.forward
+        else:
+            self.model.forward = self._shadowed
 
     @contextlib.contextmanager
     def batch(self, x, y, eps: float, norm: str, bounds: tuple[float, float]):
@@ -94,15 +99,13 @@ class ForwardWatch:
             self._batch = None
 
     def cost(self) -> dict:
-        """Seconds and samples computed, and (when freezing) the samples early stopping skipped."""
-        cost = {"seconds": round(self.seconds, 4), "forward": self.forward, "backward": self.backward}
-        if self.freeze:
-            cost["skipped"] = {"forward": self.skipped_forward, "backward": self.skipped_backward}
-        return cost
+        """Seconds and samples computed, and the samples early stopping skipped."""
+        return {"seconds": round(self.seconds, 4), "forward": self.forward, "backward": self.backward,
+                "skipped": {"forward": self.skipped_forward, "backward": self.skipped_backward}}
 
     def _forward(self, x):
         batch = self._batch
-        if batch is None or x.shape != batch.x.shape:
+        if batch is None or not self.record or x.shape != batch.x.shape:
             return self._computed(x)
         frozen = batch.fooled if self.freeze else torch.zeros_like(batch.fooled)
         if not frozen.any():
@@ -119,7 +122,7 @@ class ForwardWatch:
             out[rows] = live
             batch.observe(x[rows], live, rows)
         elif x.requires_grad and torch.is_grad_enabled():
-            out = out + 0 * x.flatten(1)[:, :1]  # every sample frozen: the attack still gets a (zero) gradient
+            out = out + 0 * x.flatten(1)[:, :1].nan_to_num()  # all frozen: the attack still gets a zero gradient
         if out.requires_grad:
             out.register_hook(partial(self._count, "skipped_backward", skipped))
         return out

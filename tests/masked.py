@@ -1,4 +1,4 @@
-"""A model with masked gradients for the evaluate/sanity tests (also usable as `--model tests/masked.py:saturated`)."""
+"""Models that mislead attacks, for the evaluate/sanity tests (`--model tests/masked.py:saturated` works too)."""
 
 import torch
 
@@ -12,6 +12,18 @@ class Saturated(torch.nn.Module):
 
     def forward(self, x):
         return 1000 * self.net(x)
+
+
+class Noisy(torch.nn.Module):
+    """Random logits noise even in eval mode: a randomized defense."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        logits = self.net(x)
+        return logits + 0.5 * torch.randn_like(logits)
 
 
 def saturated():

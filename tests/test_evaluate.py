@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import advkit
-from advkit.evaluate import ALPHA_RULE, AttackSpec, instantiate, parse_attacks
+from advkit.evaluate import ALPHA_RULE, AttackSpec, instantiate, parse_attacks, run_watched
+from advkit.html_report import cost_lines
 
-from masked import Saturated
+from masked import Noisy, Saturated
 
 EPS = [0.0, 0.1, 0.2]
 DETERMINISTIC = "fgsm,pgd:random_start=false"
@@ -81,6 +82,36 @@ def test_cost_of_an_attack_that_stops_on_fooled_samples_lies_in_the_estimated_ra
     low, high = cascade.cost["full_estimate"].values()
     assert low["forward"] < full["forward"] < high["forward"]  # Square spends less on the easy samples
     assert low["backward"] < high["backward"] == full["backward"]  # only FGSM takes gradients: a fixed cost
+
+
+def test_an_attack_that_ran_on_no_sample_leaves_the_estimate_open(default_model, small):
+    result = advkit.evaluate(default_model, *small, "fgsm,pgd:steps=3", [1.0], checks=False)
+    assert result.per_attack["pgd(steps=3)"][1.0]["ran_on"] == 0  # FGSM at eps 1 fooled every sample
+    assert result.cost["full_estimate"]["high"] is None and result.cost["saving"]["high"] is None
+    assert any("at least" in line for line in cost_lines(result.summary()))
+
+
+def test_a_randomised_model_gets_no_early_stop_and_keeps_the_attacks_outputs(default_model, small):
+    noisy = advkit.Model(Noisy(default_model), default_model.input_shape, default_model.num_classes)
+    result = advkit.evaluate(noisy, *small, "pgd:steps=5", EPS, checks=False)
+    summary = result.summary()
+    assert summary["early_stop"] is False and summary["fooled_by_any_evaluated_point"] is False
+    assert result.cost["skipped_by_early_stop"] == {"forward": 0, "backward": 0}
+    assert any("early stopping off" in line for line in cost_lines(summary))
+
+
+@pytest.mark.parametrize("attack", ["pgd:steps=10,random_start=false", "mifgsm:steps=10", "art.pgd:max_iter=10"])
+def test_any_evaluated_point_fools_at_least_what_the_output_does(default_model, small, attack):
+    x, y = small
+    spec = parse_attacks(attack)[0]
+    instance = instantiate(spec, default_model, 0.1, "Linf", 0)[0]
+    runs = {early_stop: run_watched(instance, default_model, x, y, 0.1, "Linf", batch_size=16, seed=0,
+                                    record=record, early_stop=early_stop)
+            for record, early_stop in ((False, False), (True, True))}
+    own, watched = runs[False][1] != y, runs[True][1] != y
+    assert (watched >= own).all() and torch.isfinite(runs[True][0]).all()
+    assert (runs[True][0] - x).abs().amax() <= 0.1 + 1e-6
+    assert runs[True][2].skipped_forward > 0
 
 
 def test_full_mode_counts_only_correctly_classified_samples_as_fooled(cascade_and_full):

@@ -8,7 +8,7 @@ import torch
 import advkit
 from advkit.sanity import CHECKS, finding
 
-from masked import Saturated
+from masked import Noisy, Saturated
 
 EPS = [0.0, 0.1, 0.2]
 
@@ -20,18 +20,6 @@ class Softmaxed(torch.nn.Module):
 
     def forward(self, x):
         return torch.softmax(self.net(x), 1)
-
-
-class Noisy(torch.nn.Module):
-    """Random logits noise even in eval mode: a randomized defense."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        logits = self.net(x)
-        return logits + 0.5 * torch.randn_like(logits)
 
 
 def wrap(cls, model):

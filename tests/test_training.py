@@ -54,6 +54,11 @@ def test_resume_refuses_a_different_run(tmp_path, digits_train):
     with pytest.raises(UsageError, match="the architecture differs"):  # same weight shapes, other activation
         train(silu, digits_train.x, digits_train.y, TrainConfig(epochs=2), checkpoint=ckpt, resume=True,
               progress=False)
+    state = torch.load(ckpt, weights_only=True)
+    torch.save({k: v for k, v in state.items() if k not in ("architecture", "data")}, ckpt)
+    with pytest.raises(UsageError, match="no fingerprint.*older advkit"):
+        train(_model(), digits_train.x, digits_train.y, TrainConfig(epochs=2), checkpoint=ckpt, resume=True,
+              progress=False)
     with pytest.raises(UsageError, match="nothing to resume"):
         train(_model(), digits_train.x, digits_train.y, TrainConfig(), checkpoint=tmp_path / "none.pt",
               resume=True, progress=False)

@@ -97,4 +97,26 @@ def test_watch_counts_samples_forward_and_backward_and_restores_the_model(defaul
         torch.nn.functional.cross_entropy(default_model(xg), y).backward()
     assert watch.forward == 2 * len(x) and watch.backward == len(x)
     assert "forward" not in vars(default_model)
-    assert "skipped" not in watch.cost()
+    assert watch.cost()["skipped"] == {"forward": 0, "backward": 0}
+
+
+def test_watches_nest_and_the_outer_one_counts_what_the_model_computed(default_model, batch):
+    x, y = batch
+    with ForwardWatch(default_model) as outer:
+        with ForwardWatch(default_model, freeze=True) as inner:
+            with inner.batch(x, y, EPS, "Linf", default_model.bounds):
+                pgd(default_model)(x, y)
+        default_model(x)
+    assert inner.skipped_forward > 0
+    assert outer.forward == inner.forward + len(x) and outer.backward == inner.backward
+    assert "forward" not in vars(default_model)
+
+
+def test_the_model_gets_its_forward_back_when_the_attack_fails(default_model, batch):
+    x, y = batch
+    with pytest.raises(RuntimeError, match="attack broke"):
+        with ForwardWatch(default_model, freeze=True) as watch:
+            with watch.batch(x, y, EPS, "Linf", default_model.bounds):
+                default_model(x)
+                raise RuntimeError("attack broke")
+    assert "forward" not in vars(default_model)
