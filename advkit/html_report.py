@@ -100,12 +100,12 @@ def cost_lines(summary: dict) -> list[str]:
     m = cost["measured"]
     lines = [f"{cost['mode']}: {m['seconds']:.2f} s, {m['forward']} forward and {m['backward']} backward "
              "sample passes"]
-    if "skipped_by_early_stop" in cost:
+    if "skipped_by_early_stop" in cost and not summary.get("early_stop", True):
+        lines.append("early stopping off: the model's outputs vary between passes, so attacks run to the end")
+    elif "skipped_by_early_stop" in cost:
         k = cost["skipped_by_early_stop"]
         lines.append(f"early stopping skipped {k['forward']} forward and {k['backward']} backward sample passes "
                      "on samples already fooled")
-    if summary.get("early_stop") is False and cost["mode"] == "cascade":
-        lines.append("early stopping off: the model's outputs vary between passes, so attacks run to the end")
     if "full_estimate" in cost:
         low, high, saving = cost["full_estimate"]["low"], cost["full_estimate"]["high"], cost["saving"]
         what = ("every attack on every sample (estimated: high if the skipped samples cost what the attacked "
