@@ -319,8 +319,8 @@ def _cost(runs: list, n: int, cascade: bool) -> dict:
     """
     keys = ("seconds", "forward", "backward")
     measured = _total([cost for _, _, cost in runs])
-    if not cascade:
-        return {"mode": "full", "measured": measured}
+    if not cascade or not runs:
+        return {"mode": "cascade" if cascade else "full", "measured": measured}
     low, high = [], []
     for label in dict.fromkeys(label for label, _, _ in runs):
         mine = [(ran_on, _without_early_stop(cost)) for name, ran_on, cost in runs if name == label]

@@ -160,7 +160,7 @@ def _restore(path, model, optimizer, run: dict) -> tuple[int, list[dict]]:
     if "data" not in state:
         changed.append("it has no fingerprint of the architecture and data: written by an older advkit")
     else:
-        changed += [f"the {k} differs" for k in ("architecture", "data") if state[k] != run[k]]
+        changed += [f"the {k} differs" for k in ("architecture", "data") if state.get(k) != run[k]]
     if changed:
         raise UsageError(f"checkpoint {path} belongs to a different run ({', '.join(changed)}); "
                          "drop --resume to start over")

@@ -86,8 +86,12 @@ class ForwardWatch:
         self.seconds += time.perf_counter() - self._started
         if self._shadowed is None:
             del self.model.forward
-        else:
-            self.model.forward = self._shadowed
+            return
+        self.model.forward = self._shadowed
+        outer = getattr(self._shadowed, "__self__", None)
+        if isinstance(outer, ForwardWatch):  # what this watch skipped, the outer one never saw
+            outer.skipped_forward += self.skipped_forward
+            outer.skipped_backward += self.skipped_backward
 
     @contextlib.contextmanager
     def batch(self, x, y, eps: float, norm: str, bounds: tuple[float, float]):

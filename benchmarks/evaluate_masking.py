@@ -89,10 +89,11 @@ def main() -> None:
               f"every sample: {seconds['full']:.1f} s, {f['forward']} fwd, {f['backward']} bwd | saving "
               f"{1 - m['forward'] / f['forward']:.0%} fwd, {1 - m['backward'] / f['backward']:.0%} bwd, "
               f"{1 - seconds['cascade'] / seconds['full']:.0%} time (median of {args.repeats})")
-        k, est = evaluation.cost["skipped_by_early_stop"], evaluation.cost["full_estimate"]
+        k, low, high = (evaluation.cost["skipped_by_early_stop"], evaluation.cost["full_estimate"]["low"],
+                        evaluation.cost["full_estimate"]["high"] or {"forward": "?", "backward": "?"})
         print(f"of which early stopping inside attacks skipped {k['forward']} fwd, {k['backward']} bwd; the "
-              f"cascade's own estimate of every attack on every sample: {est['low']['forward']} to "
-              f"{est['high']['forward']} fwd, {est['low']['backward']} to {est['high']['backward']} bwd")
+              f"cascade's own estimate of every attack on every sample: {low['forward']} to {high['forward']} "
+              f"fwd, {low['backward']} to {high['backward']} bwd")
     write_json(args.out / "summary.json", results)
     print(f"\nwrote {args.out}/summary.json and a report per model under {args.out}/")
 

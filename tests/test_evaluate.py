@@ -63,7 +63,7 @@ def test_cascade_equals_every_attack_on_every_sample_at_lower_cost(cascade_and_f
     assert full.worst_case[0.2] < full.worst_case[0.1] < full.worst_case[0.0]
     measured, reference = cascade.cost["measured"], full.cost["measured"]
     assert measured["forward"] < reference["forward"] and measured["backward"] < reference["backward"]
-    # fixed-step attacks cost the same per sample, so the cascade's extrapolation is the measured full cost
+    # fixed-step attacks cost the same per sample, so the estimate's high end is the measured full cost
     estimate = cascade.cost["full_estimate"]
     assert estimate["low"]["forward"] < estimate["high"]["forward"]
     assert estimate["high"]["forward"] == reference["forward"]
@@ -79,7 +79,7 @@ def test_cost_of_an_attack_that_stops_on_fooled_samples_lies_in_the_estimated_ra
     suite = "fgsm,torchattacks.square:n_queries=30"
     cascade = advkit.evaluate(default_model, *small, suite, EPS, checks=False)
     full = advkit.evaluate(default_model, *small, suite, EPS, cascade=False, checks=False).cost["measured"]
-    low, high = cascade.cost["full_estimate"].values()
+    low, high = cascade.cost["full_estimate"]["low"], cascade.cost["full_estimate"]["high"]
     assert low["forward"] < full["forward"] < high["forward"]  # Square spends less on the easy samples
     assert low["backward"] < high["backward"] == full["backward"]  # only FGSM takes gradients: a fixed cost
 
@@ -114,6 +114,24 @@ def test_any_evaluated_point_fools_at_least_what_the_output_does(default_model, 
     assert (watched >= own).all() and torch.isfinite(runs[True][0]).all()
     assert (runs[True][0] - x).abs().amax() <= 0.1 + 1e-6
     assert runs[True][2].skipped_forward > 0
+
+
+def test_l2_cascade_equals_full_and_keeps_examples_in_the_ball(default_model, small):
+    suite, eps = "torchattacks.pgdl2:steps=10,random_start=false", [0.0, 0.5, 1.0]
+    cascade = advkit.evaluate(default_model, *small, suite, eps, norm="L2", checks=False)
+    full = advkit.evaluate(default_model, *small, suite, eps, norm="L2", cascade=False, checks=False)
+    assert cascade.worst_case == full.worst_case and cascade.worst_case[1.0] < cascade.worst_case[0.0]
+    assert cascade.cost["skipped_by_early_stop"]["forward"] > 0
+    for e, found in cascade.adversarial.items():
+        assert all((x_adv - cascade.x[i]).norm() <= e * (1 + 1e-4) + 1e-6 for i, (x_adv, _, _) in found.items())
+    # attacks taking a norm argument (APGD, Square) measure in the norm they are given
+    assert instantiate(AttackSpec("torchattacks.apgd"), default_model, 1.0, "L2", 0)[0].norm == "L2"
+
+
+def test_an_attack_failing_at_eps_zero_is_a_finding_not_a_crash(default_model, small):
+    result = advkit.evaluate(default_model, *small, "torchattacks.pgdl2", [0.0, 1.0], norm="L2", probe=16)
+    eps0 = [w for w in result.warnings if w.code == "EPS0_NOT_CLEAN"]
+    assert eps0 and "fails at eps=0" in eps0[0].detail  # torchattacks' PGDL2 random start divides 0 by 0
 
 
 def test_full_mode_counts_only_correctly_classified_samples_as_fooled(cascade_and_full):

@@ -109,6 +109,7 @@ def test_watches_nest_and_the_outer_one_counts_what_the_model_computed(default_m
         default_model(x)
     assert inner.skipped_forward > 0
     assert outer.forward == inner.forward + len(x) and outer.backward == inner.backward
+    assert (outer.skipped_forward, outer.skipped_backward) == (inner.skipped_forward, inner.skipped_backward)
     assert "forward" not in vars(default_model)
 
 

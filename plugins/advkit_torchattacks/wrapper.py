@@ -110,9 +110,11 @@ class TorchattacksAttack(advkit.LibraryAttack):
 
     def __init__(self, model, **params):
         super().__init__(model, **params)
-        if self.spec.norms and self.params.get("norm") not in self.spec.norms:
-            raise advkit.UsageError(f"attack {self.name!r}: norm must be one of {', '.join(self.spec.norms)}, "
-                                    f"got {self.params.get('norm')!r}")
+        if self.spec.norms:
+            if self.params.get("norm") not in self.spec.norms:
+                raise advkit.UsageError(f"attack {self.name!r}: norm must be one of {', '.join(self.spec.norms)}, "
+                                        f"got {self.params.get('norm')!r}")
+            self.norm = self.params["norm"]  # the instance measures in the norm it was given
         if self.spec.ball != "eps":
             self.eps = self.params[self.spec.ball]
 
