@@ -20,7 +20,7 @@ from .options import (data_options, device_option, emit_json, float_list, info, 
 @click.option("--eps", callback=float_list(), default=None, metavar="E1,E2,...",
               help="Budgets in input units (8/255 works). Default Linf 0,0.05,0.1,0.2,0.3; L2 0,0.5,1,2.")
 @click.option("--norm", type=click.Choice(["Linf", "L2"]), default="Linf", show_default=True)
-@click.option("--full", is_flag=True, help="Run every attack on every sample (the reference the cascade saves on).")
+@click.option("--full", is_flag=True, help="Run every attack on every sample to the end (the reference the cascade and early stopping save on).")
 @click.option("--probe", type=click.IntRange(1), default=64, show_default=True,
               help="Correctly classified samples the sanity checks probe.")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when a sanity check warns (for CI).")
@@ -35,7 +35,8 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
     """Robust accuracy per attack and eps, the per-example worst case, its cost, and sanity checks.
 
     Attacks run as a cascade: each only on samples still robust (at this eps and every smaller
-    one). Warnings (gradient masking, unconverged attacks, ...) follow Carlini et al. 2019.
+    one), and inside an attack a sample stops being computed once it is fooled. Warnings
+    (gradient masking, unconverged attacks, ...) follow Carlini et al. 2019.
     """
     from ..evaluate import evaluate
     from ..loading import load_inputs
