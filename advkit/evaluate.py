@@ -137,7 +137,12 @@ class Evaluation:
     warnings: list = field(default_factory=list)
     sanity_cost: dict = field(default_factory=dict)
     checked: bool = False
-    any_point: bool = True  # fooled by any evaluated point (off for a model whose outputs vary between passes)
+    output_change: float = 0.0  # largest logit change between two identical passes (0: deterministic model)
+
+    @property
+    def any_point(self) -> bool:
+        """Samples count as fooled by any evaluated point (not for a model whose outputs vary)."""
+        return not self.output_change
 
     @property
     def n(self) -> int:
@@ -201,7 +206,8 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
     clean_pred = logits.argmax(1)
     correct = clean_pred == y
     # a randomised model's single misclassified pass proves nothing: keep attacks' own outputs, run them to the end
-    any_point = not varying_outputs(model, x[:batch_size], logits[:batch_size], batch_size)
+    output_change = varying_outputs(model, x[:batch_size], logits[:batch_size], batch_size)
+    any_point = not output_change
     robust = correct.clone()
     clean_accuracy = _share(correct)
     per_attack = {s.label: {} for s in specs}
@@ -239,7 +245,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
         norm=norm, eps=eps, cascade=cascade, seed=seed, device=str(model.device),
         clean_accuracy=clean_accuracy, worst_case=worst_case, per_attack=per_attack,
         cost=_cost(runs, len(y), cascade), x=x, y=y, clean_pred=clean_pred, adversarial=adversarial, sizes=sizes,
-        any_point=any_point,
+        output_change=output_change,
     )
     if checks:
         from .sanity import run_checks

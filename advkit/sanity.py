@@ -79,7 +79,7 @@ def run_checks(model, evaluation, specs, *, probe: int = 64, batch_size: int = 2
     correct = (evaluation.clean_pred == evaluation.y).nonzero().flatten()[:probe]
     x, y = evaluation.x[correct], evaluation.y[correct]
     logits = logits_of(model, x, batch_size)
-    findings = [f for f in (_probabilities(logits), _randomized(model, x, logits, batch_size),
+    findings = [f for f in (_probabilities(logits), _randomized(evaluation),
                             _gradients(model, x, y)) if f]
     findings += _weak_attacks_in_suite(evaluation, specs)
     with ForwardWatch(model, record=False) as watch:  # counts what the probes' own watches compute and skip
@@ -113,9 +113,9 @@ def varying_outputs(model, x, logits, batch_size: int) -> float:
     return change if change > 1e-5 * scale else 0.0
 
 
-def _randomized(model, x, logits, batch_size):
-    if change := varying_outputs(model, x, logits, batch_size):
-        return finding("RANDOMIZED_OUTPUTS", f"max change {change:.3g} between two passes")
+def _randomized(evaluation):
+    if evaluation.output_change:  # measured by `evaluate` before attacking
+        return finding("RANDOMIZED_OUTPUTS", f"max change {evaluation.output_change:.3g} between two passes")
     return None
 
 
