@@ -141,20 +141,19 @@ class AttackResult:
 
     @property
     def robust_accuracy(self) -> float:
-        return float((self.pred_adv == self.y).float().mean()) if self.n else 0.0
+        """Share of samples classified correctly both before and after the attack."""
+        return rates(self.y, self.pred_clean, self.pred_adv, self.success, self.targets)[0]
 
     @property
     def eligible(self):
         """Samples the success rate is measured on: correctly classified, and (targeted) with a target
         other than the true label."""
-        correct = self.pred_clean == self.y
-        return correct if self.targets is None else correct & (self.targets != self.y)
+        return eligible(self.y, self.pred_clean, self.targets)
 
     @property
     def success_rate(self) -> float:
         """Share of eligible samples that the attack fooled (or sent to their target)."""
-        eligible = self.eligible
-        return float(self.success[eligible].float().mean()) if eligible.any() else 0.0
+        return rates(self.y, self.pred_clean, self.pred_adv, self.success, self.targets)[1]
 
     def summary(self) -> dict:
         """The numbers `advkit attack --json` prints (provenance is added by the caller)."""
@@ -180,6 +179,28 @@ class AttackResult:
             "device": self.device,
             **self.extra,
         }
+
+
+def robust(y, pred_clean, pred_adv):
+    """Per sample: classified correctly before and after the attack (a misclassified sample that the
+    attack happens to move to its true class is not robust)."""
+    return (pred_clean == y) & (pred_adv == y)
+
+
+def eligible(y, pred_clean, targets=None):
+    """Per sample: counted in the success rate (correct, and for a targeted attack a target other than y)."""
+    correct = pred_clean == y
+    return correct if targets is None else correct & (targets != y)
+
+
+def rates(y, pred_clean, pred_adv, success, targets=None) -> tuple[float, float]:
+    """(robust accuracy over all samples, success rate over the eligible ones): the two numbers every
+    command reports for an attack."""
+    if not len(y):
+        return 0.0, 0.0
+    mask = eligible(y, pred_clean, targets)
+    success_rate = float(success[mask].float().mean()) if mask.any() else 0.0
+    return float(robust(y, pred_clean, pred_adv).float().mean()), success_rate
 
 
 def _mean(t) -> float:

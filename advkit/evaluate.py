@@ -184,6 +184,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
 
     from .api import check_batch
     from .attack import logits_of
+    from .attack import robust as robust_after
     from .models import as_model
     from .sanity import varying_outputs
 
@@ -223,7 +224,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
                                              batch_size=batch_size, seed=seed, record=any_point,
                                              early_stop=cascade and any_point, progress=progress,
                                              desc=f"{s.label} eps={e:g}")
-            fooled = (pred != y[index]) & correct[index]  # misclassified samples are not fooled by the attack
+            fooled = correct[index] & ~robust_after(y[index], clean_pred[index], pred)
             fooled_mask = _mask(index[fooled], len(y))
             runs.append((s.label, len(index), watch.cost()))
             # cascade: robust after this attack and all before it; full: against this attack alone
