@@ -1,89 +1,80 @@
 """advkit: a plugin-based adversarial-robustness toolkit for PyTorch.
 
-Public API (imported lazily, so `import advkit` and the CLI's listings stay free of torch):
-`hookimpl`, `Attack`, `AttackResult`, `Defense`, `Analysis`, `Report`, `Model`, `Dataset`,
-`DataSource`, `attack`, `get_attack`, `load_model`, `load_data`, `save_model`, `train`,
-`TrainConfig`, `Lazy` and `source_class` (for plugins that describe classes from source),
-`check_common` (shared parameter range checks), `pyplot` and `image` (figures for reports),
-`predict` and `choose_targets` (predicted classes, target labels), `to_art` and `from_art` (ART
-interoperability), `LibraryAttack` and `library_class` (attacks wrapping a library), and the exceptions `AdvkitError`, `UsageError`, `DataError`, `ModelError`,
-`PluginError`, `AttackContractError`.
+Every public name is listed once, in `API` below (name -> module, what it is); this docstring's
+list is generated from it, and `import advkit` imports a name's module only when the name is first
+used, so `import advkit` and the CLI's listings stay free of torch.
 """
 
-import sys
-import types
 from importlib import import_module
 
-from .errors import AdvkitError, AttackContractError, DataError, ModelError, PluginError, UsageError
-from .plugins import hookimpl
+from advkit.errors import AdvkitError, AttackContractError, DataError, ModelError, PluginError, UsageError
+from advkit.plugins.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
-_LAZY = {
-    "Attack": "advkit.attack",
-    "AttackResult": "advkit.attack",
-    "Defense": "advkit.defense",
-    "Analysis": "advkit.analysis",
-    "Report": "advkit.analysis",
-    "Model": "advkit.models",
-    "load_model": "advkit.models",
-    "Dataset": "advkit.data",
-    "DataSource": "advkit.data",
-    "load_data": "advkit.data",
-    "attack": "advkit.api",
-    "get_attack": "advkit.api",
-    "train": "advkit.training",
-    "TrainConfig": "advkit.training",
-    "Lazy": "advkit.plugins",
-    "source_class": "advkit.introspect",
-    "check_common": "advkit.api",
-    "parse_key_values": "advkit.params",
-    "evaluate": "advkit.evaluate",
-    "make_attack": "advkit.api",
-    "instantiate": "advkit.api",
-    "madry_step": "advkit.api",
-    "logits_of": "advkit.attack",
-    "make_activation": "advkit.activations",
-    "AdversarialLoss": "advkit.adversarial_loss",
-    "defend": "advkit.defending",
-    "make_defense": "advkit.defending",
-    "pyplot": "advkit.report",
-    "image": "advkit.report",
-    "predict": "advkit.attack",
-    "choose_targets": "advkit.targets",
-    "to_art": "advkit.interop",
-    "from_art": "advkit.interop",
-    "LibraryAttack": "advkit.wrapping",
-    "library_class": "advkit.wrapping",
-    "Reproduction": "advkit.reproduction",
-    "gradient_statistics": "advkit.defending",
+API = {
+    # writing plugins
+    "hookimpl": ("advkit.plugins.hookspecs", "marker for hook implementations"),
+    "Attack": ("advkit.attacks.base", "base class of attacks; `__call__` enforces the contract"),
+    "Defense": ("advkit.training.defense", "base class of defenses (`apply(model, data) -> model`)"),
+    "Analysis": ("advkit.research.analysis", "base class of analyses (`run(model, data) -> Report`)"),
+    "Report": ("advkit.research.analysis", "an analysis' numbers and figures"),
+    "Reproduction": ("advkit.research.reproduction", "base class of a paper's reproduction"),
+    "DataSource": ("advkit.data.dataset", "base class of `--data` sources"),
+    "Lazy": ("advkit.plugins.lazy", "a class registered by `module:Class`, imported on first use"),
+    "source_class": ("advkit.plugins.source", "a class's docstring, attributes and signature read from source"),
+    "LibraryAttack": ("advkit.attacks.library", "base class of attacks wrapping another library's class"),
+    "library_class": ("advkit.attacks.library", "an attack class generated from a library's class"),
+    "check_common": ("advkit.plugins.schema", "range checks of parameters shared by every attack"),
+    "parse_key_values": ("advkit.plugins.schema", "`key=value` strings to a dict"),
+    "instantiate": ("advkit.plugins.schema", "a registered class built with checked parameters"),
+    # models and data
+    "Model": ("advkit.models.model", "a network with input shape, classes, bounds and normalization"),
+    "load_model": ("advkit.models.load", "a model from a `--model` spec"),
+    "save_model": ("advkit.models.checkpoints", "save a model as a safe checkpoint"),
+    "eval_mode": ("advkit.models.inference", "context manager: eval mode, every module's flag restored"),
+    "predict": ("advkit.models.inference", "predicted classes, batched, in eval mode"),
+    "logits_of": ("advkit.models.inference", "logits, batched, in eval mode, without gradients"),
+    "make_activation": ("advkit.models.activations", "a registered activation module by name"),
+    "to_art": ("advkit.models.art", "an ART PyTorchClassifier for a model"),
+    "from_art": ("advkit.models.art", "a model from an ART PyTorchClassifier"),
+    "Dataset": ("advkit.data.dataset", "images as float tensors with integer labels"),
+    "load_data": ("advkit.data.dataset", "a dataset from a `--data` spec"),
+    # attacking
+    "attack": ("advkit.attacks.runner", "run a registered attack: an AttackResult"),
+    "AttackResult": ("advkit.attacks.runner", "adversarial examples and per-sample outcomes"),
+    "get_attack": ("advkit.attacks.runner", "the attack class registered under a name"),
+    "make_attack": ("advkit.attacks.runner", "an attack instance with checked parameters"),
+    "madry_step": ("advkit.attacks.runner", "the default PGD step size, 2.5 * eps / steps"),
+    "choose_targets": ("advkit.attacks.targets", "target labels for a targeted attack"),
+    # training and defending
+    "train": ("advkit.training.loop", "the one training loop"),
+    "TrainConfig": ("advkit.training.loop", "epochs, learning rate, batch size, seed of a training run"),
+    "AdversarialLoss": ("advkit.training.adversarial_loss", "alpha J(x) + (1 - alpha) J(x_adv)"),
+    "defend": ("advkit.training.defend", "apply a defense and measure before and after"),
+    "make_defense": ("advkit.training.defend", "a defense instance with checked parameters"),
+    "gradient_statistics": ("advkit.training.defend", "logit norms and the share of zero input gradients"),
+    # evaluating
+    "evaluate": ("advkit.evaluation.cascade", "robust accuracy per attack and eps, and the worst case"),
+    # figures
+    "pyplot": ("advkit.reporting.figures", "matplotlib.pyplot on the Agg backend"),
+    "image": ("advkit.reporting.figures", "show one image on an axis"),
 }
-_RENAMED = {"save_model": ("advkit.checkpoints", "save")}
+_ATTRIBUTE = {"save_model": "save"}  # public names that differ from the name in their module
+_EAGER = {"hookimpl", "AdvkitError", "AttackContractError", "DataError", "ModelError", "PluginError", "UsageError"}
 
-__all__ = ["hookimpl", "__version__", "AdvkitError", "AttackContractError", "DataError", "ModelError",
-           "PluginError", "UsageError", *_LAZY, *_RENAMED]
+__all__ = ["__version__", "AdvkitError", "AttackContractError", "DataError", "ModelError", "PluginError",
+           "UsageError", *API]
+__doc__ += "\nPublic API:\n\n" + "\n".join(f"- `{name}`: {what}" for name, (_, what) in API.items()) + (
+    "\n- exceptions: `AdvkitError` and its subclasses `UsageError`, `DataError`, `ModelError`, `PluginError`, "
+    "`AttackContractError`\n")
 
 
 def __getattr__(name):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    if name in _RENAMED:
-        module, attr = _RENAMED[name]
-        return getattr(import_module(module), attr)
+    if name in API:
+        return getattr(import_module(API[name][0]), _ATTRIBUTE.get(name, name))
     raise AttributeError(f"module 'advkit' has no attribute {name!r}")
 
 
 def __dir__():
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """Keeps `advkit.attack` the function: importing the submodule `advkit.attack` must not replace it."""
-
-    def __setattr__(self, name, value):
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

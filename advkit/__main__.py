@@ -1,5 +1,5 @@
 """`python -m advkit` is the `advkit` command."""
 
-from .cli import run
+from advkit.cli.main import run
 
 run()

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 import advkit
-from advkit.plugins import registry
-from advkit.provenance import versions
-from advkit.report import write_json
+from advkit.plugins.registry import registry
+from advkit.reporting.provenance import versions
+from advkit.reporting.files import write_json
 from advkit.seeding import seed_everything
 
 # name: (torchattacks class and parameters, ART class and parameters, ART plugin name)
@@ -99,7 +99,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="benchmarks/results/bench_attacks.json")
     args = parser.parse_args(argv)
 
-    from advkit.default import default_model
+    from advkit.training.default import default_model
 
     model = default_model().eval()
     data = advkit.load_data("digits", split="test", n=args.n, seed=args.seed)

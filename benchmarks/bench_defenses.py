@@ -17,9 +17,9 @@ import time
 import torch
 
 import advkit
-from advkit.provenance import versions
-from advkit.report import write_json
-from advkit.training import TrainConfig
+from advkit.reporting.provenance import versions
+from advkit.reporting.files import write_json
+from advkit.training.loop import TrainConfig
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def distillation(args, train, test) -> list[dict]:
     print(f"\nDefensive distillation ({args.data}, {args.arch}, n_test={len(test)}, FGSM eps={args.fgsm_eps})")
     print(f"{'model':<12} {'clean':>7} {'FGSM':>7} {'JSMA':>7} {'C&W-L2':>7} {'C&W L2':>7} {'|z|_1':>9} "
           f"{'zero grad':>9}")
-    from advkit.defending import gradient_statistics
+    from advkit.training.defend import gradient_statistics
 
     for label, model in models:
         started = time.perf_counter()

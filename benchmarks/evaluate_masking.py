@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 import advkit
-from advkit.default import default_model
-from advkit.html_report import write_reports
-from advkit.provenance import versions
-from advkit.report import write_json
+from advkit.training.default import default_model
+from advkit.evaluation.report import write_reports
+from advkit.reporting.provenance import versions
+from advkit.reporting.files import write_json
 
 PGD_EPS, PGD_STEPS = 0.2, 7
 # The user's route to a custom model: a file.py:func spec (logits x 1000, softmax saturated).

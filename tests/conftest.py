@@ -41,7 +41,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys):
     """Run `advkit ARGS...` in-process; returns exit code, stdout and stderr."""
-    from advkit.cli import main
+    from advkit.cli.main import main
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()
@@ -55,14 +55,14 @@ def cli(capsys):
 @pytest.fixture(scope="session")
 def digits():
     """The digits test split (359 samples, 1 x 8 x 8)."""
-    from advkit.data import load_data
+    from advkit.data.dataset import load_data
 
     return load_data("digits", split="test")
 
 
 @pytest.fixture(scope="session")
 def digits_train():
-    from advkit.data import load_data
+    from advkit.data.dataset import load_data
 
     return load_data("digits", split="train")
 
@@ -70,7 +70,7 @@ def digits_train():
 @pytest.fixture(scope="session")
 def default_model():
     """The embedded default CNN (trained once per cache)."""
-    from advkit.default import default_model as load
+    from advkit.training.default import default_model as load
 
     return load()
 

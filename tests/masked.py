@@ -27,6 +27,6 @@ class Noisy(torch.nn.Module):
 
 
 def saturated():
-    from advkit.default import default_model
+    from advkit.training.default import default_model
 
     return Saturated(default_model())

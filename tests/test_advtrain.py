@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.training import TrainConfig
+from advkit.training.loop import TrainConfig
 
 RECIPE = TrainConfig(epochs=10, lr=1e-2, seed=0)
 

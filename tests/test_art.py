@@ -135,7 +135,7 @@ def test_listing_shows_black_box_and_norms(cli):
 
 
 def test_listing_imports_neither_torch_nor_art():
-    code = "from advkit.cli import main; main(['list', 'attacks'])"
+    code = "from advkit.cli.main import main; main(['list', 'attacks'])"
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
                          cwd="/", check=True)
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines()}

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import advkit
-from advkit.plugins import registry
-from advkit.testing import check_attack
+from advkit.plugins.registry import registry
+from advkit.attacks.conformance import check_attack
 
 ATTACKS = registry().names("attacks")
 
@@ -63,7 +63,7 @@ def test_check_names_the_failed_property(fault, words, small_model, correct):
 
 
 def test_quick_params_come_from_names_class_and_caller(small_model, correct):
-    from advkit.testing import quick_params
+    from advkit.attacks.conformance import quick_params
 
     pgd = advkit.get_attack("torchattacks.pgd")
     assert quick_params(pgd)["steps"] < 10 and quick_params(pgd)["eps"] > 8 / 255

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from advkit import DataError, UsageError, load_data
-from advkit.datasets import mnist
+from advkit.data.sources import mnist
 
 
 def test_digits_splits_are_disjoint_and_scaled():

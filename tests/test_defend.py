@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import advkit
-from advkit.defense import TrainingStopped
-from advkit.training import TrainConfig
+from advkit.training.defense import TrainingStopped
+from advkit.training.loop import TrainConfig
 
 CONFIG = TrainConfig(epochs=3, lr=1e-2, batch_size=128, seed=3)
 
@@ -159,7 +159,7 @@ def test_resume_without_state_starts_fresh(cli, tmp_path):
 
 
 def test_help_and_listing_stay_torch_free(tmp_path):
-    code = ("import sys; from advkit.cli import main; main(['list', 'defenses']); main(['list', 'activations']); "
+    code = ("import sys; from advkit.cli.main import main; main(['list', 'defenses']); main(['list', 'activations']); "
             "main(['defend', '--help']); print('torch' in sys.modules, file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=tmp_path)

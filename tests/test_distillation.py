@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.training import TrainConfig
+from advkit.training.loop import TrainConfig
 
 RECIPE = TrainConfig(epochs=10, lr=1e-2, seed=0)
 
@@ -36,7 +36,7 @@ def test_distillation_at_t100_stops_fgsm_but_not_cw(undistilled, distilled, digi
 
 
 def test_distillation_summary_shows_the_masking(undistilled, distilled, digits):
-    from advkit.defending import gradient_statistics
+    from advkit.training.defend import gradient_statistics
 
     _, summary = distilled
     plain = gradient_statistics(undistilled, digits.x, digits.y)

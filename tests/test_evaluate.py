@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import advkit
-from advkit.evaluate import ALPHA_RULE, AttackSpec, instantiate, parse_attacks, run_watched
-from advkit.html_report import cost_lines
+from advkit.evaluation.suite import ALPHA_RULE, AttackSpec, instantiate, parse_attacks
+from advkit.evaluation.watch import run_watched
+from advkit.evaluation.report import cost_lines
 
 from masked import Noisy, Saturated
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from advkit import ModelError, UsageError, load_model, save_model
-from advkit.checkpoints import read_metadata
+from advkit.models.checkpoints import read_metadata
 
 SHAPE, CLASSES = (1, 8, 8), 10
 

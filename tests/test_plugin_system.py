@@ -10,8 +10,10 @@ import pluggy
 import pytest
 
 import advkit
-from advkit import UsageError, hookspecs
-from advkit.plugins import KINDS, Registry, hookimpl, registry
+from advkit import UsageError
+from advkit.plugins import hookspecs
+from advkit.plugins.registry import KINDS, Registry, registry
+from advkit.plugins.hookspecs import hookimpl
 
 HOOKS = [name for name, fn in vars(hookspecs).items() if inspect.isfunction(fn) and name.startswith("register_")]
 
@@ -34,7 +36,7 @@ def test_every_registration_hook_is_exercised():
 def test_register_commands_adds_a_working_command():
     import click
 
-    from advkit.cli import cli
+    from advkit.cli.main import cli
 
     class Demo:
         @staticmethod
@@ -67,7 +69,7 @@ def _registry_with(*plugins):
     pm = pluggy.PluginManager("advkit")
     pm.add_hookspecs(hookspecs)
     infos = {}
-    from advkit.plugins import PluginInfo
+    from advkit.plugins.registry import PluginInfo
 
     for name, module in plugins:
         pm.register(module, name=name)
@@ -110,7 +112,7 @@ def test_duplicate_names_in_one_plugin_are_an_error():
             register(cls)
             register(cls)
 
-    from advkit.plugins import PluginInfo
+    from advkit.plugins.registry import PluginInfo
 
     pm = pluggy.PluginManager("advkit")
     pm.add_hookspecs(hookspecs)
@@ -132,7 +134,7 @@ def test_hookimpls_may_take_fewer_arguments():
 
 
 def _imports(*args):
-    code = ("import sys\nfrom advkit.cli import main\nmain(%r)\n"
+    code = ("import sys\nfrom advkit.cli.main import main\nmain(%r)\n"
             "heavy = [m for m in ('torch', 'torchattacks', 'art') if m in sys.modules]\n"
             "print('HEAVY', heavy, file=sys.stderr)" % (list(args),))
     env = {**__import__("os").environ, "ADVKIT_LOAD_PLUGINS": ",".join(_first_party())}
@@ -164,7 +166,7 @@ def test_list_json_shape():
 
 
 def test_every_command_has_help(cli):
-    from advkit.cli import cli as group
+    from advkit.cli.main import cli as group
 
     for name in group.commands:
         out = cli(name, "--help")

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 import advkit
-from advkit.html_report import write_reports
+from advkit.evaluation.report import write_reports
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 SIZE = (1200, 2000)

@@ -19,7 +19,7 @@ def holds(summary: dict, claim_part: str) -> list[bool]:
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     """Run each quick reproduction once (digits), keeping its JSON summary and output folder."""
-    from advkit.cli import main
+    from advkit.cli.main import main
 
     cache = {}
 
@@ -90,7 +90,7 @@ def test_xie_smooth_activations_do_not_lose_robustness(quick, capsys):
 
 
 def test_table_output_names_published_and_measured(quick, capsys):
-    from advkit.commands.reproduce import render_text
+    from advkit.cli.commands.reproduce import render_text
 
     summary, _ = quick("goodfellow", capsys)
     text = render_text(summary)

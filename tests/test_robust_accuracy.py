@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 import advkit
-from advkit.attack import rates, run_attack
+from advkit.attacks.runner import rates, run_attack
 
 
 class Shift(advkit.Attack):

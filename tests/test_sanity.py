@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.sanity import CHECKS, finding
+from advkit.evaluation.sanity import CHECKS, finding
 
 from masked import Noisy, Saturated
 

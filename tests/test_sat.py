@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.training import TrainConfig
+from advkit.training.loop import TrainConfig
 from advkit_sat.activations import ParametricSoftplus, SmoothBackwardReLU, SmoothReLU, smooth_backward
 from advkit_sat.swap import swap_activations
 

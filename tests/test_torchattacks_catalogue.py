@@ -11,8 +11,8 @@ import torch
 import torchattacks
 
 import advkit
-from advkit.models import Model
-from advkit.plugins import registry
+from advkit.models.model import Model
+from advkit.plugins.registry import registry
 
 NET = """
 import torch
@@ -152,7 +152,7 @@ def test_rgb_only_filters_refuse_other_channel_counts():
 
 
 def _listed() -> dict:
-    out = subprocess.run([sys.executable, "-c", "import sys; from advkit.cli import main; main(['list', 'attacks', "
+    out = subprocess.run([sys.executable, "-c", "import sys; from advkit.cli.main import main; main(['list', 'attacks', "
                           "'--json']); assert 'torch' not in sys.modules"], capture_output=True, text=True, check=True)
     return {a["name"]: a for a in json.loads(out.stdout)}
 

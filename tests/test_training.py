@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from advkit import TrainConfig, UsageError, load_model, train
-from advkit.training import evaluate_accuracy
+from advkit.training.loop import evaluate_accuracy
 
 
 def _model(seed=0):

@@ -1,4 +1,4 @@
-"""advkit.watch: passes counted, first adversarial example kept, fooled samples frozen inside an attack."""
+"""advkit.evaluation.watch: passes counted, first adversarial example kept, fooled samples frozen inside an attack."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.watch import ForwardWatch
+from advkit.evaluation.watch import ForwardWatch
 
 EPS, STEPS = 0.2, 10
 

@@ -1,0 +1,97 @@
+"""The `Attack` base class and its contract: eval mode, device, untouched inputs and parameters, bounds, the eps ball."""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+
+from advkit.errors import AttackContractError, UsageError
+from advkit.models.inference import eval_mode
+from advkit.plugins.registry import plugin_of
+
+
+class Attack:
+    """Base class of every attack. Subclasses set `name` and `norm` and implement `perturb(x, y)`.
+
+    The constructor's signature is the parameter schema (`__init__(self, model, eps=..., ...)`).
+    A subclass that can attack toward given classes accepts `perturb(x, y, targets=None)`.
+    `__call__` enforces the contract: eval mode (restored afterwards), the model's device, no
+    gradient left on parameters, the caller's tensor untouched, output clipped into the model's
+    input bounds, and, for attacks with an `eps` and an Linf, L2 or L1 norm, the epsilon ball.
+    """
+
+    name: str = ""
+    norm: str | None = None
+    black_box: bool = False
+
+    def __init__(self, model):
+        self.model = model
+
+    def perturb(self, x, y):
+        """Return adversarial versions of `x` (N x C x H x W) for labels `y` (N)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement perturb(x, y)")
+
+    @classmethod
+    def supports_targets(cls) -> bool:
+        return "targets" in inspect.signature(cls.perturb).parameters
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return tuple(getattr(self.model, "bounds", (0.0, 1.0)))
+
+    def __call__(self, x, y, targets=None):
+        import torch
+
+        if targets is not None and not self.supports_targets():
+            raise UsageError(f"attack {self.name!r} has no targeted mode")
+        model = self.model
+        device = _device_of(model)
+        params = list(model.parameters())
+        saved = [(p.requires_grad, p.grad) for p in params]
+        x_ref = x.detach().to(device)  # never handed to perturb, which gets a copy
+        y_in = y.detach().to(device).clone()
+        for p in params:
+            p.requires_grad_(False)
+        try:
+            with eval_mode(model), torch.enable_grad():
+                kwargs = {} if targets is None else {"targets": targets.detach().to(device).clone()}
+                x_adv = self.perturb(x_ref.clone(), y_in, **kwargs)
+        finally:
+            for p, (requires_grad, grad) in zip(params, saved):
+                p.requires_grad_(requires_grad)
+                p.grad = grad
+        return self._checked(x_ref, x_adv).to(x.device)
+
+    def _who(self) -> str:
+        return f"attack {self.name!r} (plugin {plugin_of(type(self))})"
+
+    def _checked(self, x, x_adv):
+        import torch
+
+        if not isinstance(x_adv, torch.Tensor) or x_adv.shape != x.shape:
+            shape = list(x_adv.shape) if isinstance(x_adv, torch.Tensor) else type(x_adv).__name__
+            raise AttackContractError(f"{self._who()} returned {shape}, expected a tensor of shape {list(x.shape)}")
+        x_adv = x_adv.detach().to(x.device, x.dtype)
+        if not torch.isfinite(x_adv).all():
+            raise AttackContractError(f"{self._who()} returned NaN or Inf values")
+        lo, hi = self.bounds
+        x_adv = x_adv.clamp(lo, hi)
+        eps = getattr(self, "eps", None)
+        if isinstance(eps, numbers.Real) and not isinstance(eps, bool) and self.norm in ("Linf", "L2", "L1"):
+            eps = float(eps)
+            delta = (x_adv - x).flatten(1)
+            size = {"Linf": lambda: delta.abs().amax(1), "L2": lambda: delta.norm(dim=1),
+                    "L1": lambda: delta.abs().sum(1)}[self.norm]()
+            limit = eps * (1 + 1e-4) + 1e-6
+            if len(size) and size.max() > limit:
+                raise AttackContractError(
+                    f"{self._who()} left its {self.norm} ball: perturbation {size.max():.6g} > eps {eps:.6g} "
+                    f"on {int((size > limit).sum())} of {len(size)} samples"
+                )
+        return x_adv
+
+
+def _device_of(model):
+    from advkit.models.inference import device_of
+
+    return device_of(model)

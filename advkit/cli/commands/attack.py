@@ -1,0 +1,107 @@
+"""`advkit attack`: run one attack plugin and report clean vs robust accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from advkit.cli.options import (
+    data_options,
+    device_option,
+    emit_json,
+    info,
+    json_option,
+    model_options,
+    params_option,
+    parse_params,
+    progress_enabled,
+    table,
+)
+
+
+@click.command("attack")
+@click.option("--plugin", "attack_name", required=True, metavar="NAME",
+              help="Attack name: pgd, fgsm, torchattacks.pgd, art.pgd, ... (see `advkit list attacks`).")
+@model_options
+@data_options("test")
+@click.option("--eps", default=None, metavar="F", help="Perturbation budget (fractions like 8/255 work).")
+@click.option("--steps", type=int, default=None, help="Number of iterations, for iterative attacks.")
+@params_option
+@click.option("--targeted", "target_mode", is_flag=False, flag_value="random", default=None,
+              metavar="[MODE]", help="Targeted attack: random (default), least-likely, next, or a class number.")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@device_option
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Write result.json, adversarial.npz and examples.png here.")
+@json_option
+def attack_command(attack_name, model_spec, bounds, mean, std, data_spec, split, n, seed, eps, steps,
+                   raw_params, target_mode, batch_size, device, out_dir, as_json):
+    """Attack a model and print clean accuracy, robust accuracy and perturbation sizes.
+
+    With no --model/--data it runs on the embedded default: digits and a small CNN
+    trained and cached on first use.
+    """
+    from advkit.attacks.figures import examples_figure
+    from advkit.attacks.runner import attack
+    from advkit.reporting.files import write_json, write_npz
+    from advkit.reporting.provenance import versions
+    from advkit.workflows.inputs import load_inputs
+
+    params = parse_params(raw_params)
+    if eps is not None:
+        params["eps"] = eps
+    if steps is not None:
+        params["steps"] = str(steps)
+    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
+                         bounds=bounds, mean=mean, std=std)
+    data = inputs.data
+    result = attack(attack_name, inputs.model, data.x, data.y, targets=target_mode, batch_size=batch_size,
+                    seed=seed, progress=progress_enabled(), **params)
+    plugin = result.attack.split(".")[0]
+    summary = {
+        **result.summary(),
+        "plugin": plugin,
+        "model": inputs.model_spec,
+        "data": data.describe(),
+        "seed": seed,
+        "versions": versions([plugin]),
+    }
+    if target_mode is not None:
+        summary["target_mode"] = target_mode
+    if out_dir:
+        out = Path(out_dir)
+        write_json(out / "result.json", summary)
+        arrays = dict(x_adv=result.x_adv.numpy(), y=result.y.numpy(), pred_clean=result.pred_clean.numpy(),
+                      pred_adv=result.pred_adv.numpy())
+        if result.targets is not None:
+            arrays["targets"] = result.targets.numpy()
+        write_npz(out / "adversarial.npz", **arrays)
+        examples_figure(out / "examples.png", result, inputs.model, data.class_names)
+        info(f"wrote {out / 'result.json'}, {out / 'adversarial.npz'}, {out / 'examples.png'}")
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(render(summary))
+
+
+def render(s: dict) -> str:
+    p = s["perturbation"]
+    params = ", ".join(f"{k}={_short(v)}" for k, v in s["params"].items())
+    rows = [
+        ("attack", f"{s['attack']} ({params})" if params else s["attack"]),
+        ("model", str(s["model"])),
+        ("data", f"{s['data']['name']} {s['data'].get('split', '')}, n={s['n']}"),
+        ("clean accuracy", f"{s['clean_accuracy']:.2%}"),
+        ("robust accuracy", f"{s['robust_accuracy']:.2%}"),
+        ("success rate", f"{s['success_rate']:.2%} of correctly classified"
+                         + (" (to target)" if s["targeted"] else "")),
+        ("Linf mean / max", f"{p['linf_mean']:.4f} / {p['linf_max']:.4f} (over {p['over']})"),
+        ("L2 mean / max", f"{p['l2_mean']:.4f} / {p['l2_max']:.4f}"),
+        ("seconds", f"{s['seconds']:.2f} ({s['samples_per_second']} samples/s, {s['device']})"),
+    ]
+    return table(rows)
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,122 @@
+"""Options shared by several commands, and small output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+
+def float_list(count: int | None = None):
+    """A click callback parsing comma-separated numbers (fractions like 8/255 allowed)."""
+    def convert(ctx, param, value):
+        if value is None:
+            return None
+        try:
+            from advkit.plugins.schema import parse_number
+
+            values = [parse_number(v) for v in value.replace(" ", "").split(",") if v]
+        except (ValueError, ZeroDivisionError):
+            raise click.BadParameter(f"expects comma-separated numbers, got {value!r}") from None
+        if count is not None and len(values) != count:
+            raise click.BadParameter(f"expects {count} comma-separated numbers, got {value!r}")
+        return values
+    return convert
+
+
+def model_options(f, multiple: bool = False):
+    """--model, --bounds, --mean, --std; with `multiple`, --model repeats and arrives as `model_specs`."""
+    @click.option("--model", "model_specs" if multiple else "model_spec", metavar="SPEC", multiple=multiple,
+                  default=None, help="Zoo name (cnn, mlp:hidden=100-100, ...), checkpoint (.safetensors/.pt), TorchScript "
+                       "file, or file.py:func / package.module:func. Default: the cached digits CNN.")
+    @click.option("--bounds", metavar="LO,HI", callback=float_list(2), default=None,
+                  help="Input bounds of the model (default 0,1).")
+    @click.option("--mean", metavar="M[,M..]", callback=float_list(), default=None,
+                  help="Per-channel normalization mean, folded into the model.")
+    @click.option("--std", metavar="S[,S..]", callback=float_list(), default=None,
+                  help="Per-channel normalization std, folded into the model.")
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        return f(*args, **kwargs)
+    return wrapper
+
+
+def data_options(default_split: str = "test"):
+    """--data, --split, --n, --seed."""
+    def decorate(f):
+        @click.option("--data", "data_spec", metavar="SPEC", default=None,
+                      help="digits (default, no download), mnist:DIR, FILE.npz or an image folder.")
+        @click.option("--split", type=click.Choice(["train", "test", "all"]), default=default_split,
+                      show_default=True, help="Split of the data source, where it has one.")
+        @click.option("--n", type=int, default=None, help="Use the first N samples after a seeded shuffle.")
+        @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random generator.")
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            return f(*args, **kwargs)
+        return wrapper
+    return decorate
+
+
+def device_option(f):
+    return click.option("--device", default="auto", show_default=True,
+                        help="auto, cpu, cuda or cuda:N.")(f)
+
+
+def params_option(f):
+    return click.option("-p", "--param", "raw_params", multiple=True, metavar="KEY=VALUE",
+                        help="Plugin parameter (repeatable); see `advkit list`.")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")(f)
+
+
+def parse_params(raw: tuple[str, ...]) -> dict[str, str]:
+    from advkit.plugins.schema import parse_key_values
+
+    return parse_key_values(raw, what="-p parameters")
+
+
+def emit_json(obj) -> None:
+    from advkit.reporting.files import to_jsonable
+
+    click.echo(json.dumps(to_jsonable(obj), indent=2))
+
+
+def finish(summary: dict, figures: dict, *, out_dir, as_json: bool, render, json_name: str = "result.json",
+           markdown=None) -> None:
+    """Write summary, figures (and markdown) under `out_dir` or release the figures; then print
+    the summary as one JSON object or as `render(summary)` text."""
+    from advkit.reporting.figures import close_figures, write_bundle
+    from advkit.reporting.files import to_jsonable
+
+    summary = to_jsonable(summary)
+    if out_dir:
+        summary["figures"] = write_bundle(out_dir, summary, figures, json_name=json_name, markdown=markdown)
+        written = [json_name, *(["report.md"] if markdown else []), *summary["figures"]]
+        info(f"wrote {out_dir}: {', '.join(written)}")
+    else:
+        close_figures(figures)
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(render(summary))
+
+
+def info(message: str) -> None:
+    """A status line on stderr (stdout stays clean for --json)."""
+    click.echo(message, err=True)
+
+
+def table(rows: list[tuple[str, str]], title: str | None = None) -> str:
+    width = max(len(k) for k, _ in rows)
+    lines = [title, "-" * len(title)] if title else []
+    lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def progress_enabled() -> bool:
+    """Progress bars only on an interactive terminal."""
+    return sys.stderr.isatty()

@@ -1,0 +1,173 @@
+"""Datasets: images as float tensors (N, C, H, W) in [0, 1] with integer labels.
+
+A `--data` spec is `digits` (the embedded default), `mnist:DIR`, `FILE.npz` or an image folder
+(one subfolder per class); plugins add more through `register_datasets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from advkit.errors import DataError, UsageError
+
+SPLITS = ("train", "test", "all")
+
+
+@dataclass
+class Dataset:
+    """Images `x` (float32, N x C x H x W), labels `y` (int64), and where they came from."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    name: str
+    class_names: list[str] | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.x.ndim != 4:
+            raise DataError(f"data {self.name!r}: images must be N x C x H x W, got shape {list(self.x.shape)}")
+        if self.y.ndim != 1 or len(self.y) != len(self.x):
+            raise DataError(f"data {self.name!r}: {len(self.x)} images but labels of shape {list(self.y.shape)}")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        if self.class_names:
+            return len(self.class_names)
+        return int(self.y.max().item()) + 1 if len(self.y) else 0
+
+    def subset(self, index) -> "Dataset":
+        return Dataset(self.x[index], self.y[index], self.name, self.class_names, dict(self.meta))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "n": len(self), "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, **self.meta}
+
+
+class DataSource:
+    """Base class of data sources. Subclasses set `name` and implement `load(split)`.
+
+    `location` is the part after `name:` in the spec (a directory or file), or None.
+    A source that recognises bare paths (like `FILE.npz`) overrides `claims(spec)`.
+    """
+
+    name: str = ""
+    splits: tuple[str, ...] = ("all",)
+
+    def __init__(self, location: str | None = None):
+        self.location = location
+
+    @classmethod
+    def claims(cls, spec: str) -> bool:
+        return False
+
+    def load(self, split: str) -> Dataset:
+        raise NotImplementedError
+
+
+def resolve_source(spec: str) -> DataSource:
+    """The data source a `--data` spec names."""
+    from advkit.plugins.registry import registry
+
+    entries = registry().all("datasets")
+    name, sep, location = spec.partition(":")
+    if name in {r.name for r in entries} | {r.qualified_name for r in entries}:
+        return registry().lookup("datasets", name).cls(location or None)
+    for entry in entries:
+        if entry.cls.claims(spec):
+            return entry.cls(spec)
+    if Path(spec).suffix or "/" in spec or Path(spec).exists():
+        raise DataError(f"data not found or not a recognised format: {spec}")
+    registry().lookup("datasets", name)  # raises "unknown dataset ... did you mean"
+    raise AssertionError("unreachable")
+
+
+def load_data(spec: str = "digits", split: str = "test", n: int | None = None, seed: int = 0,
+              bounds: tuple[float, float] | None = (0.0, 1.0)) -> Dataset:
+    """Load `spec`, pick `split`, take the first `n` samples after a shuffle seeded by `seed`, validate.
+
+    `bounds=None` skips the pixel-range check (the caller checks against the model's bounds).
+    """
+    if split not in SPLITS:
+        raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    source = resolve_source(spec)
+    if split != "all" and split not in source.splits:
+        split = "all"
+    data = source.load(split)
+    if not data.x.is_floating_point():
+        raise DataError(f"data {spec!r}: images must be floating point after loading")
+    data.x = data.x.float()
+    data.y = data.y.long()
+    if n is not None:
+        if n < 1:
+            raise UsageError(f"--n must be at least 1, got {n}")
+        if n > len(data):
+            raise UsageError(f"--n {n} is larger than the data ({len(data)} samples in {spec!r}, split {split})")
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
+        data = data.subset(order)
+    data.meta.update({"spec": spec, "split": split})
+    validate(data, bounds=bounds)
+    return data
+
+
+def validate(data: Dataset, bounds=(0.0, 1.0), num_classes: int | None = None) -> None:
+    """Reject NaN/Inf, pixels outside `bounds` (unless None) and labels outside [0, num_classes)."""
+    check_inputs(data.x, bounds, what=f"data {data.name!r}")
+    check_labels(data.y, num_classes, what=f"data {data.name!r}")
+
+
+def check_inputs(x: torch.Tensor, bounds, what: str = "inputs") -> None:
+    if not torch.isfinite(x).all():
+        bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+        raise DataError(f"{what}: {bad} sample(s) contain NaN or Inf")
+    if bounds is None:
+        return
+    lo, hi = bounds
+    tol = 1e-6 * max(1.0, hi - lo)
+    if len(x) and (x.min() < lo - tol or x.max() > hi + tol):
+        raise DataError(f"{what}: pixel values span [{x.min():.4g}, {x.max():.4g}], outside the model's "
+                        f"input bounds [{lo:g}, {hi:g}] (set --bounds, or rescale the data)")
+
+
+def check_labels(y: torch.Tensor, num_classes: int | None, what: str = "labels") -> None:
+    if len(y) and y.min() < 0:
+        raise DataError(f"{what}: negative label {int(y.min())}")
+    if num_classes is not None and len(y) and y.max() >= num_classes:
+        raise DataError(f"{what}: label {int(y.max())} is not below the model's {num_classes} classes")
+
+
+def to_images(array, name: str) -> torch.Tensor:
+    """uint8 0-255 or float arrays, N x H x W or N x C x H x W, as float32 N x C x H x W."""
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.ndim == 3:
+        array = array[:, None]
+    if array.ndim != 4:
+        raise DataError(f"{name}: images must be N x H x W or N x C x H x W, got shape {list(array.shape)}")
+    if array.dtype == np.uint8:
+        return torch.from_numpy(array.astype(np.float32) / 255.0)
+    if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{name}: images must be numbers, got dtype {array.dtype}")
+    return torch.from_numpy(array.astype(np.float32))
+
+
+def check_batch(model, x, y) -> None:
+    """Clear errors for inputs that do not fit the model: shape, NaN, bounds, labels."""
+    expected = tuple(getattr(model, "input_shape", x.shape[1:]))
+    if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+        raise DataError(f"model expects inputs of shape N x {' x '.join(map(str, expected))}, "
+                        f"got {' x '.join(map(str, x.shape))}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"labels must be a vector of {len(x)} class indices, got shape {list(y.shape)}")
+    check_inputs(x, getattr(model, "bounds", (0.0, 1.0)))
+    check_labels(y, getattr(model, "num_classes", None))

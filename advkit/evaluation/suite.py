@@ -1,0 +1,109 @@
+"""An evaluation suite: attack specs parsed from `--attacks`, the default suite, and instances built per eps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from advkit.errors import UsageError
+
+DEFAULT_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
+
+
+ALPHA_RULE = "2.5*eps/steps"  # Madry et al.'s step size, used when an attack's alpha is not given
+
+
+DEFAULT_EPS = {"Linf": (0.0, 0.05, 0.1, 0.2, 0.3), "L2": (0.0, 0.5, 1.0, 2.0)}
+
+
+EVAL_NORMS = ("Linf", "L2")
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """One attack of a suite: a registered name and fixed parameters (eps is set per run)."""
+
+    name: str
+    params: tuple = ()
+
+    @property
+    def label(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.name}({args})" if args else self.name
+
+
+def parse_attacks(text: str) -> list[AttackSpec]:
+    """`"pgd:steps=20,alpha=0.01,apgd:loss=dlr"` -> specs; a bare `key=value` extends the previous attack."""
+    specs: list[tuple[str, dict]] = []
+    for token in filter(None, (t.strip() for t in text.split(","))):
+        name, sep, rest = token.partition(":")
+        if "=" in name:
+            if not specs:
+                raise UsageError(f"--attacks: {token!r} has no attack name before it (write NAME:key=value)")
+            specs[-1][1].update(_key_values([token]))
+        else:
+            specs.append((name.strip(), _key_values(rest.split(":")) if sep else {}))
+    if not specs:
+        raise UsageError("--attacks is empty")
+    out = [AttackSpec(name, tuple(params.items())) for name, params in specs]
+    if len({s.label for s in out}) != len(out):
+        raise UsageError(f"--attacks names the same attack twice: {text!r}")
+    return out
+
+
+def _key_values(items) -> dict[str, str]:
+    from advkit.plugins.schema import parse_key_values
+
+    params = parse_key_values(items, what="--attacks: attack parameters")
+    if "eps" in params:
+        raise UsageError("--attacks: set eps with --eps, not per attack")
+    return params
+
+
+def as_specs(attacks) -> list[AttackSpec]:
+    """Specs from a string, a list of names / `AttackSpec`s / `(name, params)` pairs, or None (default suite)."""
+    if attacks is None:
+        return parse_attacks(DEFAULT_SUITE)
+    if isinstance(attacks, str):
+        return parse_attacks(attacks)
+    out = []
+    for item in attacks:
+        if isinstance(item, AttackSpec):
+            out.append(item)
+        elif isinstance(item, str):
+            out.extend(parse_attacks(item))
+        else:
+            name, params = item
+            out.append(AttackSpec(name, tuple(dict(params).items())))
+    return out
+
+
+def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **overrides):
+    """An attack instance for `spec` at `eps`: the norm, class count and a PGD step size follow eps.
+
+    Parameters are converted by the attack's schema first (bad values are a UsageError); `alpha`
+    (when the attack has one and it was not given) follows `ALPHA_RULE`, 2.5 * eps / steps.
+    """
+    from advkit.attacks.runner import get_attack, madry_step, make_attack
+    from advkit.plugins.schema import bind, parameters
+
+    try:
+        cls = get_attack(spec.name)
+    except UsageError as exc:
+        raise UsageError(f"evaluation attack {spec.label!r} is not available: {exc} "
+                         "(see `advkit list attacks`, or choose the suite with --attacks)") from None
+    schema = {p.name: p.default for p in parameters(cls)}
+    params = bind(cls, {**dict(spec.params), **overrides}, what=f"attack {spec.label!r}")
+    if "eps" not in schema:
+        raise UsageError(f"attack {spec.label!r} has no eps parameter, so it cannot be evaluated over epsilons")
+    params["eps"] = eps
+    if "norm" in schema:
+        params.setdefault("norm", norm)
+    if "n_classes" in schema:
+        params.setdefault("n_classes", model.num_classes)
+    if "alpha" in schema and "alpha" not in params:
+        params["alpha"] = madry_step(eps, params.get("steps") or schema.get("steps") or 1)
+    attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
+    if attack.norm != norm:
+        raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "
+                         f"the evaluation in {norm} (choose --norm {attack.norm} or another attack)")
+    return attack, bound

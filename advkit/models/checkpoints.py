@@ -1,0 +1,160 @@
+"""Safe model checkpoints: weights plus metadata, never unpickled code.
+
+Formats read:
+  * `.safetensors` with advkit metadata in the header (what advkit writes by default);
+  * `.pt`/`.pth` holding `{"advkit": metadata, "state_dict": weights}`, read with
+    `torch.load(weights_only=True)`, which refuses any pickle that would run code;
+  * TorchScript archives (`torch.jit.save`), which hold TorchScript, not pickled Python.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from advkit.errors import ModelError
+from advkit.reporting.files import atomic_path
+
+SUFFIXES = {".safetensors", ".pt", ".pth", ".ckpt", ".ts", ".jit"}
+FORMAT = 1
+
+
+def save(model, path, extra: dict | None = None) -> Path:
+    """Write `model` (an advkit `Model`) atomically; `.safetensors` unless the suffix says `.pt`."""
+    from advkit import __version__
+
+    path = Path(path)
+    meta = {"format": FORMAT, "advkit_version": __version__, **model.metadata(), **(extra or {})}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        if path.suffix in (".pt", ".pth", ".ckpt"):
+            torch.save({"advkit": meta, "state_dict": state}, tmp)
+        else:
+            from safetensors.torch import save_file
+
+            save_file(state, str(tmp), metadata={"advkit": json.dumps(meta)})
+    return path
+
+
+def read_metadata(path) -> dict:
+    """The advkit metadata of a checkpoint, without building the model."""
+    return _read(Path(path))[0]
+
+
+def load(path, *, input_shape=None, bounds=None, mean=None, std=None):
+    """Rebuild the advkit `Model` saved at `path`; `bounds`/`mean`/`std` override the saved ones."""
+    from advkit.models.load import build_network
+    from advkit.models.model import Model
+
+    path = Path(path)
+    if _is_torchscript(path):
+        if input_shape is None:
+            raise ModelError(f"TorchScript model {path} needs data to know its input shape")
+        try:
+            net = torch.jit.load(str(path), map_location="cpu")
+        except Exception as exc:
+            raise ModelError(f"cannot load TorchScript model {path}: {exc}") from exc
+        return Model(net, input_shape, bounds=bounds or (0.0, 1.0), mean=mean, std=std,
+                     spec={"architecture": "torchscript", "path": str(path)})
+    meta, state = _read(path)
+    spec = meta.get("spec") or {}
+    arch = spec.get("architecture", "")
+    from advkit.plugins.registry import registry
+
+    if arch not in {r.name for r in registry().all("models")} | {r.qualified_name for r in registry().all("models")}:
+        raise ModelError(
+            f"checkpoint {path} names architecture {arch!r}, which is not a registered model; "
+            "advkit never runs code named inside a file: build the network in a file.py:func "
+            "that loads these weights, or install the plugin that provides it"
+        )
+    args = ",".join(f"{k}={_cli_value(v)}" for k, v in (spec.get("params") or {}).items())
+    net, recipe = build_network(f"{arch}:{args}" if args else arch, meta["input_shape"], meta["num_classes"])
+    saved_norm = {"mean": meta.get("mean"), "std": meta.get("std")}
+    model = Model(
+        net,
+        meta["input_shape"],
+        meta["num_classes"],
+        bounds=tuple(bounds or meta.get("bounds") or (0.0, 1.0)),
+        mean=mean if mean is not None else saved_norm["mean"],
+        std=std if std is not None else saved_norm["std"],
+        class_names=meta.get("class_names"),
+        spec=spec,
+    )
+    try:
+        missing, unexpected = model.load_state_dict(_normalization_free(state, model), strict=False)
+    except RuntimeError as exc:
+        raise ModelError(f"weights in {path} do not fit architecture {arch!r}: {exc}") from None
+    if [k for k in missing if not k.startswith("normalize.")] or unexpected:
+        raise ModelError(f"weights in {path} do not fit architecture {arch!r}: "
+                         f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return model
+
+
+def _normalization_free(state: dict, model) -> dict:
+    """Drop saved normalization buffers: the Model rebuilds them from metadata or overrides."""
+    return {k: v for k, v in state.items() if not k.startswith("normalize.")}
+
+
+def _cli_value(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "-".join(str(v) for v in value)
+    return str(value)
+
+
+def _read(path: Path) -> tuple[dict, dict]:
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        unsafe = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
+        if not unsafe:
+            raise ModelError(f"cannot read checkpoint {path}: not a weights-only torch file "
+                             "(advkit never unpickles arbitrary objects)") from None
+        raise ModelError(
+            f"refused to load {path}: unpickling it would run code ({unsafe[0][:160]}); "
+            "advkit loads only weights (safetensors, or weights-only torch files)"
+        ) from None
+    except Exception as exc:
+        raise ModelError(f"cannot read checkpoint {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    if not isinstance(obj, dict) or "advkit" not in obj or "state_dict" not in obj:
+        raise ModelError(
+            f"{path} is not an advkit checkpoint (no advkit metadata); a bare state dict needs its "
+            "architecture: load it in a file.py:func and pass --model file.py:func"
+        )
+    return dict(obj["advkit"]), dict(obj["state_dict"])
+
+
+def _read_safetensors(path: Path) -> tuple[dict, dict]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"cannot read checkpoint {path}: {str(exc)[:200]}") from None
+    if "advkit" not in header:
+        raise ModelError(f"{path} has no advkit metadata; a bare safetensors file needs its architecture")
+    try:
+        return json.loads(header["advkit"]), state
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"corrupt advkit metadata in {path}: {exc}") from None
+
+
+def _is_torchscript(path: Path) -> bool:
+    if path.suffix == ".safetensors" or not path.is_file() or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        return False
+    return any("/code/" in n for n in names) and any(n.endswith("constants.pkl") for n in names)

@@ -1,0 +1,204 @@
+"""Parameter schemas from constructor signatures, conversion of CLI strings onto them, and checked instantiation."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import json
+import math
+import typing
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from advkit.errors import UsageError
+
+_EMPTY = inspect.Parameter.empty
+# Constructor arguments supplied by advkit itself, never user parameters.
+RESERVED = {"self", "model", "input_shape", "num_classes"}
+
+
+@dataclass
+class Param:
+    """One user-settable constructor parameter."""
+
+    name: str
+    default: Any = None
+    annotation: Any = None
+    required: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "default": jsonable(self.default),
+            "type": type_name(self.annotation, self.default),
+            "required": self.required,
+        }
+
+
+def parameters(cls) -> list[Param]:
+    """The parameter schema of a registered class: its constructor signature (or `cls.signature()`)."""
+    sig = cls.signature() if hasattr(cls, "signature") else inspect.signature(cls.__init__)
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:
+        hints = {}
+    out = []
+    for p in sig.parameters.values():
+        if p.name in RESERVED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        annotation = hints.get(p.name, None if p.annotation is _EMPTY else p.annotation)
+        out.append(Param(p.name, None if p.default is _EMPTY else p.default, annotation, p.default is _EMPTY))
+    return out
+
+
+def bind(cls, values: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """Check names in `values` against the schema of `cls` and convert strings by type."""
+    schema = {p.name: p for p in parameters(cls)}
+    out = {}
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key not in schema:
+            valid = ", ".join(sorted(schema)) or "none"
+            close = difflib.get_close_matches(key, list(schema), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"{what} has no parameter {key!r}{hint}; valid parameters: {valid}")
+        out[key] = convert(value, schema[key], what=what) if isinstance(value, str) else value
+    missing = [name for name, p in schema.items() if p.required and name not in out]
+    if missing:
+        raise UsageError(f"{what} needs parameter(s): {', '.join(missing)} (pass -p NAME=VALUE)")
+    return out
+
+
+def parse_key_values(items, *, what: str = "parameters") -> dict[str, str]:
+    """`["k=v", ...]` or `"k=v,k=v"` as a dict of strings (converted later by a schema)."""
+    if isinstance(items, str):
+        items = items.split(",")
+    out = {}
+    for item in filter(None, (part.strip() for part in items)):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} are written KEY=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def convert(text: str, param: Param, *, what: str = "") -> Any:
+    """Convert a CLI string by the parameter's annotation, else by its default's type."""
+    kind = type_name(param.annotation, param.default)
+    try:
+        if text.lower() in ("none", "null") and (param.default is None or "None" in str(param.annotation)):
+            return None
+        if kind == "bool":
+            return parse_bool(text)
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return parse_number(text)
+        if kind == "str":
+            return text
+        if kind in ("list", "tuple"):
+            items = [parse_value(t) for t in text.split(",") if t.strip()]
+            return tuple(items) if kind == "tuple" else items
+        return parse_value(text)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"{what} parameter {param.name!r} expects {kind}, got {text!r}") from None
+
+
+def type_name(annotation, default) -> str:
+    """A short type name for a parameter: bool, int, float, str, list, tuple or any."""
+    for t in (bool, int, float, str, list, tuple):
+        if annotation is t:
+            return t.__name__
+    if isinstance(annotation, str) and annotation in ("bool", "int", "float", "str"):
+        return annotation
+    text = str(annotation) if annotation is not None else ""
+    if "float" in text and "str" not in text:
+        return "float"
+    if default is not None and type(default) in (bool, int, float, str, list, tuple):
+        return type(default).__name__
+    return "any"
+
+
+def parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "true", "yes", "on", "y"):
+        return True
+    if low in ("0", "false", "no", "off", "n"):
+        return False
+    raise ValueError(text)
+
+
+def parse_number(text: str) -> float:
+    """A float, also written as a fraction (`8/255`) or `inf`."""
+    text = text.strip()
+    if "/" in text:
+        num, den = text.split("/", 1)
+        return float(Fraction(num.strip())) / float(Fraction(den.strip()))
+    value = float(text)
+    if math.isnan(value):
+        raise ValueError(text)
+    return value
+
+
+def parse_value(text: str) -> Any:
+    """Best-effort literal: number, fraction, bool, JSON, else the string itself."""
+    text = text.strip()
+    for parse in (int, parse_number, parse_bool, json.loads):
+        try:
+            return parse(text)
+        except (ValueError, ZeroDivisionError):
+            continue
+    return text
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe rendering of a default value."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+def instantiate(kind: str, name: str, *args, seed: int | None = None, **params):
+    """Build the `kind` plugin class registered as `name` with checked parameters.
+
+    Returns (instance, qualified name, effective parameters including defaults). String values
+    are converted by the constructor's annotations (as the CLI does); `seed` is passed on when
+    the class takes one; negative `eps`, `steps < 1` and the like are refused; errors the
+    constructor raises (ValueError, TypeError) become a one-line UsageError.
+    """
+    from advkit.plugins.registry import SINGULAR, registry
+    from advkit.plugins.schema import bind, parameters
+
+    entry = registry().lookup(kind, name)
+    cls = entry.cls
+    what = f"{SINGULAR[kind]} {entry.qualified_name!r}"
+    schema = parameters(cls)
+    if seed is not None and "seed" in {p.name for p in schema} and "seed" not in params:
+        params["seed"] = seed
+    bound = bind(cls, params, what=what)
+    check_common(bound, what=what)
+    try:
+        instance = cls(*args, **bound)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{what}: {exc}") from None
+    effective = {p.name: p.default for p in schema if not p.required}
+    return instance, entry.qualified_name, {**effective, **bound}
+
+
+def check_common(params: dict, what: str) -> None:
+    """Range checks for parameters whose meaning is shared by every attack."""
+    for key in ("eps", "alpha", "eps_step", "step_size"):
+        value = params.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < math.inf:
+            raise UsageError(f"{what}: {key} must be finite and >= 0, got {value}")
+    for key in ("steps", "max_iter", "n_restarts", "restarts"):
+        value = params.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise UsageError(f"{what}: {key} must be >= 1, got {value}")

@@ -1,0 +1,183 @@
+"""The one training loop (defenses reuse it): progress bar, a checkpoint per epoch, exact resume.
+
+Every epoch reseeds all generators from (seed, epoch), so a run resumed from its epoch checkpoint
+ends with exactly the weights of an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from advkit.errors import UsageError
+from advkit.reporting.files import atomic_path
+from advkit.seeding import seed_everything
+
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run."""
+
+    epochs: int = 10
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    seed: int = 0
+    optimizer: str = "adam"
+    momentum: float = 0.9
+
+    def check(self) -> None:
+        if self.epochs < 0:
+            raise UsageError(f"--epochs must be >= 0, got {self.epochs}")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise UsageError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise UsageError(f"--optimizer must be adam or sgd, got {self.optimizer!r}")
+
+
+def cross_entropy(model, x, y):
+    """The default loss: cross-entropy on the model's logits."""
+    return F.cross_entropy(model(x), y)
+
+
+def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = cross_entropy,
+          checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True,
+          stop_after: int | None = None, tag: str = "train") -> list[dict]:
+    """Train `model` in place on `x, y`; returns per-epoch history (loss, accuracy, seconds).
+
+    With `checkpoint`, the full training state is written atomically after every epoch and
+    `resume=True` continues from it, refusing a checkpoint of another configuration, stage (`tag`),
+    architecture or training data. `stop_after` ends the run after that many epochs in this call (to
+    test interruption). `tag` labels the progress bar and the checkpoint's config.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or TrainConfig()
+    config.check()
+    device = next(model.parameters()).device
+    optimizer = _optimizer(model, config)
+    history: list[dict] = []
+    start_epoch = 0
+    run = {"tag": tag, "config": asdict(config), **(fingerprint(model, x, y) if checkpoint is not None else {})}
+    if resume:
+        start_epoch, history = _restore(checkpoint, model, optimizer, run)
+    epochs_run = 0
+    for epoch in range(start_epoch, config.epochs):
+        if stop_after is not None and epochs_run >= stop_after:
+            break
+        seed_everything(config.seed * 100_003 + epoch)
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        model.train()
+        started, total, seen = time.perf_counter(), 0.0, 0
+        batches = range(0, len(x), config.batch_size)
+        bar = tqdm(batches, desc=f"{tag} epoch {epoch + 1}/{config.epochs}", unit="batch",
+                   disable=not progress, leave=False)
+        for start in bar:
+            index = order[start:start + config.batch_size]
+            xb, yb = x[index].to(device), y[index].to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model, xb, yb)
+            if not torch.isfinite(loss):
+                raise UsageError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+            seen += len(index)
+            bar.set_postfix(loss=f"{total / seen:.4f}")
+        model.eval()
+        history.append({"epoch": epoch + 1, "loss": total / max(seen, 1),
+                        "seconds": round(time.perf_counter() - started, 3)})
+        epochs_run += 1
+        if checkpoint is not None:
+            _save_state(checkpoint, model, optimizer, run, epoch + 1, history)
+    model.eval()
+    return history
+
+
+def _optimizer(model, config: TrainConfig):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def fingerprint(model, x, y) -> dict:
+    """Digests of the architecture (module types, parameter shapes) and of the training data.
+
+    Float labels (a teacher's soft labels) count by shape only: recomputed on a GPU they may differ
+    in the last bit.
+    """
+    arch = hashlib.blake2b(digest_size=16)
+    for name, module in model.named_modules():
+        arch.update(f"{name}:{type(module).__qualname__};".encode())
+    for name, tensor in model.state_dict().items():
+        arch.update(f"{name}:{tuple(tensor.shape)};".encode())
+    x, y = torch.as_tensor(x), torch.as_tensor(y)
+    data = hashlib.blake2b(digest_size=16)
+    data.update(f"{tuple(x.shape)}{x.dtype}{tuple(y.shape)}{y.dtype}".encode())
+    data.update(_bytes(x))
+    if not y.is_floating_point():
+        data.update(_bytes(y))
+    return {"architecture": arch.hexdigest(), "data": data.hexdigest()}
+
+
+def _bytes(t: torch.Tensor) -> memoryview:
+    """The raw bytes of a tensor of any dtype, without copying a contiguous CPU tensor."""
+    return memoryview(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+
+
+def _save_state(path, model, optimizer, run: dict, epoch: int, history) -> None:
+    state = {**run, "epoch": epoch, "history": history, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict()}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _restore(path, model, optimizer, run: dict) -> tuple[int, list[dict]]:
+    if path is None or not Path(path).is_file():
+        raise UsageError(f"nothing to resume: no checkpoint at {path}")
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UsageError(f"cannot resume from {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    saved, current = dict(state.get("config", {})), run["config"]
+    changed = [f"{k}: {saved.get(k)!r} -> {value!r}" for k, value in current.items()
+               if k != "epochs" and saved.get(k) != value]
+    if state.get("tag") != run["tag"]:
+        changed.insert(0, f"stage {state.get('tag')!r} -> {run['tag']!r}")
+    if "data" not in state:
+        changed.append("it has no fingerprint of the architecture and data: written by an older advkit")
+    else:
+        changed += [f"the {k} differs" for k in ("architecture", "data") if state.get(k) != run[k]]
+    if changed:
+        raise UsageError(f"checkpoint {path} belongs to a different run ({', '.join(changed)}); "
+                         "drop --resume to start over")
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[-1].strip()[:200]
+        raise UsageError(f"cannot resume from {path}: its weights do not fit this model ({detail}); "
+                         "drop --resume to start over") from None
+    return int(state["epoch"]), list(state.get("history", []))
+
+
+def evaluate_accuracy(model, x, y, batch_size: int = 512) -> float:
+    """Clean accuracy of `model` on `x, y`."""
+    from advkit.models.inference import predict
+
+    if len(x) == 0:
+        return 0.0
+    return float((predict(model, x, batch_size) == y.cpu()).float().mean())
