@@ -27,7 +27,7 @@ API = {
     "library_class": ("advkit.attacks.library", "an attack class generated from a library's class"),
     "check_common": ("advkit.plugins.schema", "range checks of parameters shared by every attack"),
     "parse_key_values": ("advkit.plugins.schema", "`key=value` strings to a dict"),
-    "instantiate": ("advkit.plugins.schema", "a registered class built with checked parameters"),
+    "instantiate": ("advkit.plugins.registry", "a registered class built with checked parameters"),
     # models and data
     "Model": ("advkit.models.model", "a network with input shape, classes, bounds and normalization"),
     "load_model": ("advkit.models.load", "a model from a `--model` spec"),

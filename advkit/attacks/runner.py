@@ -10,7 +10,7 @@ from advkit.attacks.base import Attack
 from advkit.data.dataset import check_batch, check_labels
 from advkit.errors import UsageError
 from advkit.models.inference import device_of, logits_of, predict
-from advkit.plugins.schema import instantiate
+from advkit.plugins.registry import instantiate
 
 
 @dataclass

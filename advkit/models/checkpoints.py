@@ -47,7 +47,7 @@ def read_metadata(path) -> dict:
 
 def load(path, *, input_shape=None, bounds=None, mean=None, std=None):
     """Rebuild the advkit `Model` saved at `path`; `bounds`/`mean`/`std` override the saved ones."""
-    from advkit.models.load import build_network
+    from advkit.models.architecture import build_network
     from advkit.models.model import Model
 
     path = Path(path)

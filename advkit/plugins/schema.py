@@ -165,33 +165,6 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
-def instantiate(kind: str, name: str, *args, seed: int | None = None, **params):
-    """Build the `kind` plugin class registered as `name` with checked parameters.
-
-    Returns (instance, qualified name, effective parameters including defaults). String values
-    are converted by the constructor's annotations (as the CLI does); `seed` is passed on when
-    the class takes one; negative `eps`, `steps < 1` and the like are refused; errors the
-    constructor raises (ValueError, TypeError) become a one-line UsageError.
-    """
-    from advkit.plugins.registry import SINGULAR, registry
-    from advkit.plugins.schema import bind, parameters
-
-    entry = registry().lookup(kind, name)
-    cls = entry.cls
-    what = f"{SINGULAR[kind]} {entry.qualified_name!r}"
-    schema = parameters(cls)
-    if seed is not None and "seed" in {p.name for p in schema} and "seed" not in params:
-        params["seed"] = seed
-    bound = bind(cls, params, what=what)
-    check_common(bound, what=what)
-    try:
-        instance = cls(*args, **bound)
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"{what}: {exc}") from None
-    effective = {p.name: p.default for p in schema if not p.required}
-    return instance, entry.qualified_name, {**effective, **bound}
-
-
 def check_common(params: dict, what: str) -> None:
     """Range checks for parameters whose meaning is shared by every attack."""
     for key in ("eps", "alpha", "eps_step", "step_size"):

@@ -15,7 +15,7 @@ MASKING_SHARE = 0.01
 
 def make_defense(name: str, **params):
     """Instantiate defense `name` with checked `params`; returns (defense, qualified name, effective parameters)."""
-    from advkit.plugins.schema import instantiate
+    from advkit.plugins.registry import instantiate
 
     return instantiate("defenses", name, **params)
 

@@ -36,8 +36,7 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
     no --data the embedded default (digits and a small CNN) is used.
     """
     from advkit.errors import UsageError
-    from advkit.plugins.registry import registry
-    from advkit.plugins.schema import instantiate
+    from advkit.plugins.registry import instantiate, registry
     from advkit.reporting.provenance import versions
     from advkit.research.analysis import Report
     from advkit.seeding import seed_everything
