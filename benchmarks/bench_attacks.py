@@ -20,8 +20,8 @@ import torch
 
 import advkit
 from advkit.plugins.registry import registry
-from advkit.reporting.provenance import versions
 from advkit.reporting.files import write_json
+from advkit.reporting.provenance import envelope
 from advkit.seeding import seed_everything
 
 # name: (torchattacks class and parameters, ART class and parameters, ART plugin name)
@@ -124,10 +124,10 @@ def main(argv=None) -> dict:
                            max_abs_difference=float((adv - raw_adv).abs().max()))
             rows.append(row)
             print(_line(row), flush=True)
-    report = {"benchmark": "bench_attacks", "n": len(x), "repeats": args.repeats, "seed": args.seed,
-              "model": "advkit default digits CNN", "device": "cpu", "clean_accuracy": accuracy(model, x, y),
+    report = {"benchmark": "bench_attacks", "n": len(x), "repeats": args.repeats,
+              "model": "advkit default digits CNN", "clean_accuracy": accuracy(model, x, y),
               "parameters": {k: {"torchattacks": v[0], "art": v[1]} for k, v in ATTACKS.items()},
-              "rows": rows, "versions": versions()}
+              "rows": rows, **envelope(seed=args.seed, device="cpu")}
     write_json(args.out, report)
     print(f"clean accuracy {report['clean_accuracy']:.4f}; wrote {args.out}")
     return report

@@ -17,8 +17,8 @@ import time
 import torch
 
 import advkit
-from advkit.reporting.provenance import versions
 from advkit.reporting.files import write_json
+from advkit.reporting.provenance import versions
 from advkit.training.loop import TrainConfig
 
 

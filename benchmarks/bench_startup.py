@@ -40,8 +40,8 @@ def main() -> None:
     for name, seconds in results.items():
         print(f"{name:<28} {seconds:>9.3f} {seconds / base:>9.1f}")
     if args.json_path:
-        from advkit.reporting.provenance import versions
         from advkit.reporting.files import write_json
+        from advkit.reporting.provenance import versions
 
         write_json(args.json_path, {"median_seconds": results, "repeats": args.repeats, "versions": versions()})
 

@@ -13,8 +13,8 @@ import argparse
 import time
 
 import advkit
-from advkit.reporting.provenance import versions
 from advkit.reporting.files import write_json
+from advkit.reporting.provenance import versions
 
 MODELS = [("FC100-100-10", "mlp:hidden=100-100", 0.0), ("FC10(1e-4)", "linear", 1e-4),
           ("FC10(1e-2)", "linear", 1e-2), ("FC10(1)", "linear", 1.0)]

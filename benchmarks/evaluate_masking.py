@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 import advkit
-from advkit.training.default import default_model
 from advkit.evaluation.report import write_reports
-from advkit.reporting.provenance import versions
 from advkit.reporting.files import write_json
+from advkit.reporting.provenance import envelope
+from advkit.training.default import default_model
 
 PGD_EPS, PGD_STEPS = 0.2, 7
 # The user's route to a custom model: a file.py:func spec (logits x 1000, softmax saturated).
@@ -63,7 +63,8 @@ def main() -> None:
     results = {}
     for name, model in models.items():
         evaluation = advkit.evaluate(model, data.x, data.y, seed=0)
-        summary = {"model": name, **evaluation.summary(), "versions": versions()}
+        summary = {"model": name, **evaluation.summary(),
+                   **envelope(seed=evaluation.seed, device=evaluation.device, params=evaluation.params)}
         write_reports(args.out / name, evaluation, model, summary, data.class_names)
         full = advkit.evaluate(model, data.x, data.y, seed=0, cascade=False, checks=False)
         seconds = {"cascade": [], "full": []}  # passes repeat exactly; times are the median of interleaved runs

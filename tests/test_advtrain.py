@@ -37,15 +37,33 @@ def test_the_loss_mixes_clean_and_adversarial_terms(digits):
     assert torch.allclose(half, (clean + adversarial) / 2)
 
 
+# Plain training and adversarial training with the same 3 epochs, lr 1e-2, batch 64, seed 0 and initial
+# weights on the 1,438 digits training images; accuracy on the 359 test digits under the training attack
+# at the training eps (0.1) and under 10-step PGD at eps 0.1. Measured here: clean 0.947 plain, 0.967
+# adversarial (both attacks); torchattacks.pgd training: PGD robust accuracy 0.426 -> 0.713; art.fgsm
+# training: FGSM 0.457 -> 0.719, PGD-10 0.426 -> 0.708. The test asks for about half that gain (+0.15).
+QUICK = TrainConfig(epochs=3, lr=1e-2, batch_size=64, seed=0)
+
+
 @pytest.mark.parametrize("attack", ["torchattacks.pgd", "art.fgsm"])
-def test_any_registered_attack_trains(attack, digits_train):
-    small = digits_train.subset(range(256))
-    model = _mlp(small)
-    before = model.state_dict()["net.layers.1.weight"].clone()
+def test_any_registered_attack_raises_robustness_over_plain_training(attack, digits_train, digits):
+    plain = _mlp(digits)
+    advkit.train(plain, digits_train.x, digits_train.y, QUICK, progress=False)
     defense, _, _ = advkit.make_defense("adversarial-training", attack=attack, attack_params="")
-    defense.config = TrainConfig(epochs=1, batch_size=128)
-    defense.apply(model, small)
-    assert not torch.equal(model.state_dict()["net.layers.1.weight"], before)
+    defense.config = QUICK
+    robust = defense.apply(_mlp(digits), digits_train)
+    inner = {k: v for k, v in defense.inner_params.items() if k in ("eps", "alpha", "steps", "random_start")}
+    assert inner["eps"] == 0.1
+    checks = [(attack, inner)]
+    if attack != "torchattacks.pgd":  # an FGSM-trained model must resist PGD too, not only FGSM
+        checks.append(("torchattacks.pgd", {"eps": 0.1, "steps": 10, "alpha": 0.025}))
+    for name, params in checks:
+        before = advkit.attack(name, plain, digits.x, digits.y, **params)
+        after = advkit.attack(name, robust, digits.x, digits.y, **params)
+        assert after.robust_accuracy >= before.robust_accuracy + 0.15, (
+            f"{name} {params}: robust accuracy {before.robust_accuracy:.3f} after plain training, "
+            f"{after.robust_accuracy:.3f} after adversarial training with {attack}")
+        assert after.clean_accuracy >= before.clean_accuracy - 0.05, (after.clean_accuracy, before.clean_accuracy)
 
 
 def test_pgd_training_defaults_to_madry(digits):
@@ -64,6 +82,23 @@ def test_attack_params_win_over_the_defaults(attack_params, expected, digits):
     defense, _, _ = advkit.make_defense("pgd-training", eps=0.3, attack_params=attack_params)
     defense.inner_attack(_mlp(digits))
     assert expected.items() <= defense.inner_params.items()
+
+
+def test_inner_attack_reads_the_declared_budget_and_step(digits):
+    """ART's PGD gets its eps_step from the rule over max_iter; the budget goes to the declared parameter."""
+    model = _mlp(digits)
+    defense, _, _ = advkit.make_defense("adversarial-training", attack="art.pgd", eps=0.3, attack_params="max_iter=5")
+    defense.inner_attack(model)
+    assert {"eps": 0.3, "max_iter": 5, "eps_step": pytest.approx(2.5 * 0.3 / 5)}.items() <= defense.inner_params.items()
+    given, _, _ = advkit.make_defense("adversarial-training", attack="art.pgd", eps=0.3, attack_params="eps_step=0.01")
+    given.inner_attack(model)
+    assert given.inner_params["eps_step"] == 0.01
+    fgsm, _, _ = advkit.make_defense("adversarial-training", attack="art.fgsm", eps=0.2)
+    fgsm.inner_attack(model)
+    assert fgsm.inner_params["eps"] == 0.2 and fgsm.inner_params["eps_step"] == 0.1  # not iterative: ART's default
+    pifgsm, _, _ = advkit.make_defense("adversarial-training", attack="torchattacks.pifgsm", eps=0.2)
+    pifgsm.inner_attack(model)
+    assert pifgsm.inner_params["max_epsilon"] == 0.2
 
 
 def test_repeated_eps_and_seed_reach_the_inner_attack_once(digits_train):

@@ -126,3 +126,35 @@ def test_every_module_imports_on_its_own(package):
         "    importlib.import_module(name)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# Constructor-parameter names of wrapped libraries: the core reads an attack's declared capabilities
+# (`Attack.budget_param`, `step_param`, `iterations_param`, `norm_param`) instead of naming them.
+LIBRARY_PARAMETERS = {"n_classes", "nb_classes", "alpha", "eps_step", "max_iter"}
+CORE = ("attacks", "evaluation", "training")
+
+
+def special_cases(path: Path) -> list[str]:
+    """Library parameter names as string literals in `path`, outside docstrings and dict-literal keys
+    (name tables such as `QUICK_PARAMS`), and `"norm"` tested for membership (`"norm" in schema`)."""
+    tree = ast.parse(path.read_text())
+    exempt = {id(k) for n in ast.walk(tree) if isinstance(n, ast.Dict) for k in n.keys if k is not None}
+    exempt |= {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    found = [f"{path.name}:{n.lineno}: {n.value!r}" for n in ast.walk(tree)
+             if isinstance(n, ast.Constant) and n.value in LIBRARY_PARAMETERS and id(n) not in exempt]
+    found += [f"{path.name}:{n.lineno}: 'norm' in ..." for n in ast.walk(tree)
+              if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and n.left.value == "norm"
+              and any(isinstance(op, (ast.In, ast.NotIn)) for op in n.ops)]
+    return found
+
+
+def test_the_core_names_no_library_parameter():
+    found = [hit for package in CORE for path in sorted((ROOT / package).glob("*.py")) for hit in special_cases(path)]
+    assert not found, f"library parameter names special-cased in the core: {found}"
+
+
+def test_the_special_case_finder_finds_one(tmp_path):
+    source = tmp_path / "suite.py"
+    source.write_text('"""alpha in a docstring is fine."""\nQUICK = {"max_iter": 3}\n'
+                      'if "alpha" in schema:\n    params["n_classes"] = 10\nif "norm" in schema:\n    pass\n')
+    assert special_cases(source) == ["suite.py:3: 'alpha'", "suite.py:4: 'n_classes'", "suite.py:5: 'norm' in ..."]

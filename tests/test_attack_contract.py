@@ -28,6 +28,7 @@ class Shift(advkit.Attack):
 
 class Targeted(advkit.Attack):
     name = "targeted"
+    targeted = True
 
     def perturb(self, x, y, targets=None):
         return x
@@ -95,6 +96,84 @@ def test_plain_module_and_bad_batches(digits):
         advkit.attack("fgsm", net, bad, digits.y[:8])
     with pytest.raises(advkit.DataError, match="not below"):
         advkit.attack("fgsm", net, digits.x[:8], digits.y[:8] + 10)
+
+
+CAPABILITIES = ("budget_param", "step_param", "iterations_param", "norm_param")
+
+
+def _attacks():
+    from advkit.plugins.registry import registry
+
+    return registry().all("attacks")
+
+
+def test_every_registered_attack_declares_capabilities_that_agree_with_it():
+    from advkit.plugins.schema import parameters
+
+    entries = _attacks()
+    assert {e.plugin for e in entries} >= {"torchattacks", "art", "szegedy", "tilt"}
+    for entry in entries:
+        cls = entry.cls
+        assert isinstance(cls.targeted, bool), entry.qualified_name
+        assert cls.targeted == cls.perturb_takes_targets() == cls.supports_targets(), entry.qualified_name
+        names = {p.name for p in parameters(cls)}
+        for attribute in CAPABILITIES:
+            declared = getattr(cls, attribute)
+            assert declared is None or declared in names, f"{entry.qualified_name}.{attribute} = {declared!r}"
+
+
+def test_declared_capabilities_of_the_library_wrappers():
+    pgd, art_pgd, apgd = (advkit.get_attack(n) for n in ("torchattacks.pgd", "art.pgd", "torchattacks.apgd"))
+    assert (pgd.budget_param, pgd.step_param, pgd.iterations_param, pgd.targeted) == ("eps", "alpha", "steps", True)
+    assert (art_pgd.budget_param, art_pgd.step_param, art_pgd.iterations_param) == ("eps", "eps_step", "max_iter")
+    assert art_pgd.targeted and not advkit.get_attack("art.deepfool").targeted
+    assert advkit.get_attack("art.apgd").step_param is None  # its eps_step only starts an adaptive step
+    assert apgd.norm_param == "norm" and pgd.norm_param is None
+    assert advkit.get_attack("torchattacks.pifgsm").budget_param == "max_epsilon"
+    assert advkit.get_attack("art.cw-l2").budget_param is None
+    assert advkit.get_attack("szegedy.lbfgs").budget_param is None
+
+
+def test_listing_shows_targeted_for_every_attack(cli):
+    import json
+
+    out = cli("list", "attacks", "--json")
+    assert out.code == 0, out.stderr
+    listed = json.loads(out.stdout)
+    assert len(listed) == len(_attacks()) and {e["plugin"] for e in listed} >= {"torchattacks", "art"}
+    missing = [e["name"] for e in listed if not isinstance(e.get("targeted"), bool)]
+    assert not missing, f"no `targeted` in the listing of {missing}"
+    by_name = {e["name"]: e["targeted"] for e in listed}
+    assert by_name["art.pgd"] and not by_name["art.deepfool"] and by_name["tilt.confidence"]
+    assert all(by_name[e.qualified_name] == e.cls.targeted for e in _attacks())
+
+
+class Undeclared(advkit.Attack):
+    """Takes targets without declaring `targeted`: the plugin contract makes that a targeted mode."""
+
+    name = "undeclared"
+
+    def perturb(self, x, y, targets=None):
+        return x
+
+
+class DeclaredFalse(Undeclared):
+    """Declares no targeted mode although its perturb takes targets: refused, and the check names it."""
+
+    name = "declared-false"
+    targeted = False
+
+
+def test_targeted_defaults_to_the_perturb_signature(default_model, digits):
+    from advkit.testing import check_attack
+
+    x, y = digits.x[:4], digits.y[:4]
+    assert Undeclared.targeted and not advkit.Attack.targeted
+    assert torch.equal(Undeclared(default_model)(x, y, targets=y), x)
+    with pytest.raises(UsageError, match="no targeted mode"):
+        DeclaredFalse(default_model)(x, y, targets=y)
+    with pytest.raises(AssertionError, match="declares targeted = True"):
+        check_attack(DeclaredFalse, default_model, x, y)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

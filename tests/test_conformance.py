@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import advkit
-from advkit.plugins.registry import registry
 from advkit.attacks.conformance import check_attack
+from advkit.plugins.registry import registry
 
 ATTACKS = registry().names("attacks")
 
@@ -43,6 +43,7 @@ class Broken(advkit.Attack):
 
     name = "broken"
     norm = "Linf"
+    targeted = True
 
     def __init__(self, model, eps: float = 0.1, fault: str = "ball"):
         super().__init__(model)

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from masked import Noisy, Saturated
 
 import advkit
+from advkit.evaluation.report import cost_lines
 from advkit.evaluation.suite import ALPHA_RULE, AttackSpec, instantiate, parse_attacks
 from advkit.evaluation.watch import run_watched
-from advkit.evaluation.report import cost_lines
-
-from masked import Noisy, Saturated
 
 EPS = [0.0, 0.1, 0.2]
 DETERMINISTIC = "fgsm,pgd:random_start=false"
@@ -155,6 +154,20 @@ def test_derived_step_size_follows_eps_and_is_recorded_as_its_rule(default_model
     given = advkit.evaluate(default_model, small[0][:4], small[1][:4], "pgd:alpha=0.01,steps=2", [0.1],
                             checks=False)
     assert given.params["pgd(alpha=0.01,steps=2)"] == {"alpha": 0.01, "steps": 2, "random_start": True}
+
+
+def test_art_pgd_step_size_follows_the_rule_and_is_recorded_as_it(default_model, small):
+    """The step-size rule reads the declared `step_param`/`iterations_param`: ART's eps_step over max_iter."""
+    result = advkit.evaluate(default_model, small[0][:8], small[1][:8], "art.pgd:max_iter=4", [0.1], checks=False)
+    assert result.params["art.pgd(max_iter=4)"]["eps_step"] == ALPHA_RULE
+    assert result.params["art.pgd(max_iter=4)"]["max_iter"] == 4 and "eps" not in result.params["art.pgd(max_iter=4)"]
+    assert instantiate(AttackSpec("art.pgd", (("max_iter", "4"),)), default_model, 0.1, "Linf", 0)[1]["eps_step"] \
+        == pytest.approx(2.5 * 0.1 / 4)
+    assert instantiate(AttackSpec("art.pgd"), default_model, 0.1, "Linf", 0)[1]["eps_step"] == pytest.approx(0.0025)
+    given = instantiate(AttackSpec("art.pgd", (("eps_step", "0.02"),)), default_model, 0.1, "Linf", 0)[1]
+    assert given["eps_step"] == 0.02
+    # APGD adapts its step from eps_step: no rule, ART's default
+    assert instantiate(AttackSpec("art.apgd"), default_model, 0.1, "Linf", 0)[1]["eps_step"] == 0.1
 
 
 def test_worst_case_never_rises_with_eps_and_never_beats_an_attack(plain_eval):

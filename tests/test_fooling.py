@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from advkit_fooling.fooling import Fooling
 
 import advkit
-from advkit_fooling.fooling import Fooling
 
 
 def test_every_class_reaches_the_confidence(default_model, digits):

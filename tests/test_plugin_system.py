@@ -1,7 +1,9 @@
 """The plugin system: hooks documented and exercised, name resolution, start-up without torch."""
 
+import importlib
 import inspect
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +14,120 @@ import pytest
 import advkit
 from advkit import UsageError
 from advkit.plugins import hookspecs
-from advkit.plugins.registry import KINDS, Registry, registry
 from advkit.plugins.hookspecs import hookimpl
+from advkit.plugins.lazy import Lazy
+from advkit.plugins.registry import BUILTIN, KINDS, PluginInfo, Registry, registry
 
 HOOKS = [name for name, fn in vars(hookspecs).items() if inspect.isfunction(fn) and name.startswith("register_")]
 
 
+def _readme_hooks_table() -> list[str]:
+    """The first cells of README.md's hooks table (`| hook | registers |`), backticks removed."""
+    lines = (Path(__file__).parents[1] / "README.md").read_text().splitlines()
+    header = [i for i, line in enumerate(lines) if re.fullmatch(r"\|\s*hook\s*\|\s*registers\s*\|", line.strip())]
+    assert len(header) == 1, "README.md needs exactly one `| hook | registers |` table"
+    rows = []
+    for line in lines[header[0] + 2:]:
+        if not line.startswith("|"):
+            break
+        cell = line.split("|")[1].strip()
+        assert re.fullmatch(r"`[^`]+`", cell), f"hooks table: first cell {cell!r} is not one `code` span"
+        rows.append(cell.strip("`"))
+    return rows
+
+
 def test_every_hook_is_documented():
+    """README.md's hooks table lists every hookspec with its exact argument list, and nothing else."""
     assert set(HOOKS) == {f"register_{k}" for k in KINDS} | {"register_commands"}
     for name in HOOKS:
         assert (getattr(hookspecs, name).__doc__ or "").strip(), f"{name} has no docstring"
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    for name in HOOKS:
-        assert name in readme, f"{name} is not documented in README.md"
+    specs = {name: f"{name}{inspect.signature(getattr(hookspecs, name))}" for name in HOOKS}
+    documented = _readme_hooks_table()
+    assert len(documented) == len(set(documented)), f"hooks table lists a hook twice: {documented}"
+    by_name = {}
+    for row in documented:
+        match = re.fullmatch(r"(\w+)\((.*)\)", row)
+        assert match, f"hooks table: {row!r} is not `name(arguments)`"
+        assert match[1] in specs, f"README.md documents {row!r}, but hookspecs.py has no hook {match[1]!r}"
+        by_name[match[1]] = row
+    for name, signature in specs.items():
+        assert name in by_name, f"{signature} is missing from README.md's hooks table"
+        assert by_name[name] == signature, f"README.md documents {by_name[name]!r}, the hookspec is {signature!r}"
+
+
+def _first_party_modules() -> dict[str, str]:
+    """Plugin name -> module of advkit's own plugins: the builtin one and pyproject's entry points."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    return {BUILTIN: "advkit.plugins.builtin", **project["project"]["entry-points"]["advkit"]}
+
+
+def _key(target):
+    """What identifies a registered target across calls (first-party plugins build new objects each time)."""
+    if isinstance(target, Lazy):
+        return ("lazy", target.module, target.qualname)
+    return ("class", target.__module__, target.__qualname__, target.name)
 
 
 def test_every_registration_hook_is_exercised():
-    """Installed plugins register something through every register_<kind> hook."""
+    """Each first-party plugin's register_<kind> hookimpls, called directly with a recording `register`,
+    register exactly what the registry holds for that plugin and kind, under that plugin's name."""
+    reg = registry()
     for kind in KINDS:
-        assert registry().all(kind), f"nothing registered through register_{kind}"
+        reg.all(kind)  # collect everything first, so that a failing hook call shows as its plugin's error
+    hooked_kinds = set()
+    for plugin, module_name in _first_party_modules().items():
+        module = importlib.import_module(module_name)
+        assert reg.pm.get_plugin(plugin) is module, f"plugin {plugin!r} is not {module_name}"
+        assert reg.infos[plugin].error is None, f"plugin {plugin!r}: {reg.infos[plugin].error}"
+        impls = {name: fn for name, fn in vars(module).items() if hasattr(fn, "advkit_impl")}
+        assert impls, f"plugin {plugin!r} implements no hook"
+        for kind in KINDS:
+            expected = []
+            if f"register_{kind}" in impls:
+                impls[f"register_{kind}"](register=expected.append)
+                assert expected, f"{plugin}: register_{kind} registered nothing"
+                hooked_kinds.add(kind)
+            got = [r for r in reg.all(kind) if r.plugin == plugin]
+            assert sorted(_key(r.target) for r in got) == sorted(map(_key, expected)), (
+                f"{kind} registered by plugin {plugin!r}: the registry holds {sorted(r.name for r in got)}, "
+                f"its hook registers {sorted(t.name for t in expected)}")
+            for r in got:
+                assert r.kind == kind and r.name == r.target.name and r.qualified_name == f"{plugin}.{r.name}", r
+    assert hooked_kinds == set(KINDS), f"no first-party plugin registers {set(KINDS) - hooked_kinds}"
+    for kind in KINDS:
+        assert reg.all(kind), f"nothing registered through register_{kind}"
+
+
+def test_a_hookimpl_receives_a_working_register():
+    """Two test plugins implementing every register_<kind> hook: each hookimpl is called once with a
+    callable `register`, and what it registers lands under its kind and its plugin, and nowhere else."""
+    calls = {}
+
+    def probe(plugin):
+        classes = {kind: type(f"{plugin}_{kind}", (), {"name": f"{plugin}-{kind}"}) for kind in KINDS}
+        hooks = {}
+        for kind in KINDS:
+            def impl(register, _kind=kind):
+                calls.setdefault((plugin, _kind), []).append(register)
+                register(classes[_kind])
+            hooks[f"register_{kind}"] = staticmethod(hookimpl(impl))
+        return type(plugin, (), hooks), classes
+
+    (one, one_classes), (two, two_classes) = probe("one"), probe("two")
+    reg = _registry_with(("one", one), ("two", two))
+    for kind in KINDS:
+        reg.all(kind)
+    assert reg.infos["one"].error is None and reg.infos["two"].error is None, reg.infos
+    for kind in KINDS:
+        entries = sorted(((r.plugin, r.kind, r.name, r.target) for r in reg.all(kind)), key=lambda e: e[0])
+        assert entries == [("one", kind, f"one-{kind}", one_classes[kind]),
+                           ("two", kind, f"two-{kind}", two_classes[kind])], entries
+        assert reg.lookup(kind, f"one.one-{kind}").cls is one_classes[kind]
+        for plugin in ("one", "two"):
+            received = calls[(plugin, kind)]
+            assert len(received) == 1 and callable(received[0]), f"{plugin}.register_{kind} got {received}"
 
 
 def test_register_commands_adds_a_working_command():
@@ -69,8 +166,6 @@ def _registry_with(*plugins):
     pm = pluggy.PluginManager("advkit")
     pm.add_hookspecs(hookspecs)
     infos = {}
-    from advkit.plugins.registry import PluginInfo
-
     for name, module in plugins:
         pm.register(module, name=name)
         infos[name] = PluginInfo(name, name)
@@ -111,8 +206,6 @@ def test_duplicate_names_in_one_plugin_are_an_error():
         def register_attacks(register):
             register(cls)
             register(cls)
-
-    from advkit.plugins.registry import PluginInfo
 
     pm = pluggy.PluginManager("advkit")
     pm.add_hookspecs(hookspecs)

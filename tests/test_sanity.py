@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from masked import Noisy, Saturated
 
 import advkit
 from advkit.evaluation.sanity import CHECKS, finding
-
-from masked import Noisy, Saturated
 
 EPS = [0.0, 0.1, 0.2]
 

@@ -4,11 +4,11 @@ import warnings
 
 import pytest
 import torch
+from advkit_sat.activations import ParametricSoftplus, SmoothBackwardReLU, SmoothReLU, smooth_backward
+from advkit_sat.swap import swap_activations
 
 import advkit
 from advkit.training.loop import TrainConfig
-from advkit_sat.activations import ParametricSoftplus, SmoothBackwardReLU, SmoothReLU, smooth_backward
-from advkit_sat.swap import swap_activations
 
 
 def _input_gradient(module, x):

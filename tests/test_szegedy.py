@@ -6,13 +6,13 @@ import json
 
 import pytest
 import torch
-from torch import nn
-
-import advkit
 from advkit_szegedy.bounds import layer_bound, power_iteration
 from advkit_szegedy.lipschitz import Lipschitz
 from advkit_szegedy.transfer import Transfer
 from advkit_szegedy.units import Units
+from torch import nn
+
+import advkit
 
 FAST = {"max_iter": 30, "bracket_steps": 3, "bisections": 3}
 FAST_LBFGS = "szegedy.lbfgs:" + ":".join(f"{k}={v}" for k, v in FAST.items())

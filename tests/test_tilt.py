@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
-
-import advkit
 from advkit_tilt import geometry
 from advkit_tilt.confidence import ConfidenceAttack, calibrate_temperature
 from advkit_tilt.margin import linear_form
 from advkit_tilt.sweep import TiltSweep
 from advkit_tilt.tilt import Tilt
+
+import advkit
 
 
 @pytest.fixture(scope="module")

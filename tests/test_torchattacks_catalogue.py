@@ -95,20 +95,40 @@ def test_bounds_other_than_unit_rescale_pixel_parameters(name, params, trained, 
     assert torch.equal(wide_result.pred_adv, unit_result.pred_adv)
 
 
-@pytest.mark.parametrize("name, params, mode", [
-    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "next"),
-    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "least-likely"),
-    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "random"),
-    ("cw", {"c": 10.0, "steps": 50, "lr": 0.05}, "random"),
-    ("fab", {"eps": 0.3}, "random"),
-    ("square", {"eps": 0.3, "n_queries": 300}, "random"),
-    ("jsma", {}, "random"),
+# Targeted runs on the first 64 digits (63 classified correctly) with the cached default CNN, seed 0.
+# Measured (targets reached / untargeted run of the same attack landing on the same targets, of 63):
+# pgd next 56 / 5, pgd least-likely 39 / 0, pgd random 58 / 6, cw 30 / 9, square 50 / 10, jsma 24 / 4,
+# fab 12 / 9 (31 / 9 when only the 63 correctly classified inputs are attacked: see the xfail below).
+# Each threshold (share of the correctly classified inputs that must end on their target) is about
+# two thirds of the measured share, and far above chance: an attack that only pushes inputs off
+# their class lands on a given wrong class about 1 time in 9 (11%), as the untargeted runs show.
+FAB_MISALIGNED = pytest.mark.xfail(strict=True, reason=(
+    "torchattacks.FAB's targeted mode picks its targets for the whole batch but attacks only the "
+    "correctly classified inputs, indexing the targets by the position among those: every target after "
+    "the first misclassified input (index 5 here) belongs to another input"))
+
+
+@pytest.mark.parametrize("name, params, mode, min_share", [
+    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "next", 0.6),
+    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "least-likely", 0.4),
+    ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "random", 0.6),
+    ("cw", {"c": 10.0, "steps": 50, "lr": 0.05}, "random", 0.3),
+    pytest.param("fab", {"eps": 0.3}, "random", 0.3, marks=FAB_MISALIGNED),
+    ("square", {"eps": 0.3, "n_queries": 300}, "random", 0.5),
+    ("jsma", {}, "random", 0.25),
 ])
-def test_targeted_modes_reach_their_targets(name, params, mode, trained, batch):
+def test_targeted_modes_reach_their_targets(name, params, mode, min_share, trained, batch):
     x, y = batch
     result = advkit.attack(name, trained, x, y, targets=mode, **params)
-    hits = (result.pred_adv == result.targets) & (result.pred_clean == y)
-    assert hits.sum() > (result.pred_clean == result.targets).sum()
+    correct = result.pred_clean == y
+    assert not (result.targets == y).any(), "a target equals the true label"
+    hits = int(((result.pred_adv == result.targets) & correct).sum())
+    untargeted = advkit.attack(name, trained, x, y, **params)
+    by_chance = int(((untargeted.pred_adv == result.targets) & correct).sum())
+    share, n = hits / int(correct.sum()), int(correct.sum())
+    assert share >= min_share, f"{name} {mode}: {hits} of {n} targets reached, expected at least {min_share:.0%}"
+    assert hits >= 2 * by_chance and hits - by_chance >= 0.15 * n, (
+        f"{name} {mode}: {hits} of {n} targets reached, the untargeted attack reaches {by_chance} of them")
 
 
 def test_untargeted_attacks_refuse_targets(trained, batch):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import inspect
 import numbers
 
+from advkit.attacks import norms
 from advkit.errors import AttackContractError, UsageError
-from advkit.models.inference import eval_mode
+from advkit.models.inference import device_of, eval_mode
 from advkit.plugins.registry import plugin_of
 
 
@@ -14,15 +15,31 @@ class Attack:
     """Base class of every attack. Subclasses set `name` and `norm` and implement `perturb(x, y)`.
 
     The constructor's signature is the parameter schema (`__init__(self, model, eps=..., ...)`).
-    A subclass that can attack toward given classes accepts `perturb(x, y, targets=None)`.
+    Capabilities are declared class attributes (literals in the class body, so `advkit list` reads
+    them from source), read by the contract, `advkit list`, evaluate and adversarial training:
+    `targeted` (True: `perturb(x, y, targets=None)` attacks toward given classes), `budget_param`
+    (the constructor parameter bounding the perturbation, stored on the instance under that name;
+    None without one), `step_param` and `iterations_param` (a step size that defaults to
+    `advkit.madry_step(eps, iterations)` when not given, and the iteration count it divides by) and
+    `norm_param` (a parameter that takes the evaluation's norm name, "Linf" or "L2").
     `__call__` enforces the contract: eval mode (restored afterwards), the model's device, no
     gradient left on parameters, the caller's tensor untouched, output clipped into the model's
-    input bounds, and, for attacks with an `eps` and an Linf, L2 or L1 norm, the epsilon ball.
+    input bounds, and, for attacks with a budget (`budget_param`) and an Linf, L2 or L1 norm, its ball.
     """
 
     name: str = ""
     norm: str | None = None
     black_box: bool = False
+    targeted: bool = False  # perturb(x, y, targets=None) attacks toward `targets` (default: whether perturb takes them)
+    budget_param: str | None = "eps"  # the parameter bounding the perturbation (the eps ball)
+    step_param: str | None = None  # the step size that defaults to 2.5 * eps / iterations
+    iterations_param: str | None = None  # the iteration count of that rule (1 when None)
+    norm_param: str | None = None  # the parameter taking the norm's name ("Linf", "L2")
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "targeted" not in vars(cls):  # the plugin contract: a perturb that takes targets is a targeted mode
+            cls.targeted = cls.perturb_takes_targets()
 
     def __init__(self, model):
         self.model = model
@@ -33,6 +50,12 @@ class Attack:
 
     @classmethod
     def supports_targets(cls) -> bool:
+        """Whether the attack has a targeted mode: its declared `targeted`."""
+        return bool(cls.targeted)
+
+    @classmethod
+    def perturb_takes_targets(cls) -> bool:
+        """Whether `perturb` accepts `targets`; agrees with `targeted` (checked by `advkit.testing`)."""
         return "targets" in inspect.signature(cls.perturb).parameters
 
     @property
@@ -45,7 +68,7 @@ class Attack:
         if targets is not None and not self.supports_targets():
             raise UsageError(f"attack {self.name!r} has no targeted mode")
         model = self.model
-        device = _device_of(model)
+        device = device_of(model)
         params = list(model.parameters())
         saved = [(p.requires_grad, p.grad) for p in params]
         x_ref = x.detach().to(device)  # never handed to perturb, which gets a copy
@@ -76,22 +99,14 @@ class Attack:
             raise AttackContractError(f"{self._who()} returned NaN or Inf values")
         lo, hi = self.bounds
         x_adv = x_adv.clamp(lo, hi)
-        eps = getattr(self, "eps", None)
+        eps = getattr(self, self.budget_param, None) if self.budget_param else None
         if isinstance(eps, numbers.Real) and not isinstance(eps, bool) and self.norm in ("Linf", "L2", "L1"):
             eps = float(eps)
-            delta = (x_adv - x).flatten(1)
-            size = {"Linf": lambda: delta.abs().amax(1), "L2": lambda: delta.norm(dim=1),
-                    "L1": lambda: delta.abs().sum(1)}[self.norm]()
-            limit = eps * (1 + 1e-4) + 1e-6
-            if len(size) and size.max() > limit:
+            size = norms.size(x_adv - x, self.norm)
+            outside = ~norms.within(size, eps)
+            if outside.any():
                 raise AttackContractError(
                     f"{self._who()} left its {self.norm} ball: perturbation {size.max():.6g} > eps {eps:.6g} "
-                    f"on {int((size > limit).sum())} of {len(size)} samples"
+                    f"on {int(outside.sum())} of {len(size)} samples"
                 )
         return x_adv
-
-
-def _device_of(model):
-    from advkit.models.inference import device_of
-
-    return device_of(model)

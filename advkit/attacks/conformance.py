@@ -8,8 +8,9 @@ property)::
     def test_my_attack(model, x, y):
         check_attack(MyAttack, model, x, y, eps=0.1)
 
-What is checked: the output has the input's shape and lies inside the model's bounds and, for
-Linf/L2 attacks with an `eps`, inside the epsilon ball; a batch of 1 and an odd batch size work;
+What is checked: the declared `targeted` agrees with `perturb`'s signature (it takes `targets`);
+the output has the input's shape and lies inside the model's bounds and, for Linf/L2 attacks with
+a budget (`budget_param`, default `eps`), inside that ball; a batch of 1 and an odd batch size work;
 the same seed gives the same output; the caller's tensor is not modified; the model's
 train/eval mode and its parameters' gradients and `requires_grad` flags are restored; an attack
 with a targeted mode raises the probability of its targets (runner-up classes) over the clean inputs.
@@ -24,6 +25,7 @@ without importing the class). Keyword arguments of `check_attack` override both;
 
 from __future__ import annotations
 
+from advkit.attacks import norms
 from advkit.attacks.base import Attack
 from advkit.errors import AdvkitError
 
@@ -51,8 +53,9 @@ def quick_params(cls: type, bounds=(0.0, 1.0)) -> dict:
 
     names = {p.name for p in parameters(cls)}
     quick = {k: v for k, v in QUICK_PARAMS.items() if k in names}
-    if "eps" in names and getattr(cls, "norm", None) in QUICK_EPS:
-        quick["eps"] = QUICK_EPS[cls.norm] * (bounds[1] - bounds[0])
+    budget = getattr(cls, "budget_param", None)
+    if budget in names and getattr(cls, "norm", None) in QUICK_EPS:
+        quick[budget] = QUICK_EPS[cls.norm] * (bounds[1] - bounds[0])
     return {**quick, **getattr(cls, "quick_params", {})}
 
 
@@ -72,6 +75,9 @@ def check_attack(attack: str | type, model, x, y, *, seed: int = 0, quick: bool 
     name = getattr(cls, "name", "") or cls.__name__
     _require(isinstance(cls, type) and issubclass(cls, Attack), name, "is an advkit.Attack subclass")
     _require(len(x) >= 3, name, "needs at least 3 samples to check batch sizes")
+    _require(cls.supports_targets() == cls.perturb_takes_targets(), name,
+             f"declares targeted = {cls.perturb_takes_targets()} as its perturb "
+             f"{'takes' if cls.perturb_takes_targets() else 'does not take'} targets")
     settings = {**(quick_params(cls, getattr(model, "bounds", (0.0, 1.0))) if quick else {}), **params}
     instance = _instantiate(cls, model, settings, seed, name)
     odd, y_odd = (x[:5], y[:5]) if len(x) >= 5 else (x[:3], y[:3])
@@ -128,11 +134,10 @@ def _check_output(instance, x, x_adv, name):
     lo, hi = instance.bounds
     _require(bool(torch.isfinite(x_adv).all()), name, "returns finite values")
     _require(bool((x_adv >= lo).all() and (x_adv <= hi).all()), name, f"stays inside the bounds [{lo}, {hi}]")
-    eps = getattr(instance, "eps", None)
+    eps = getattr(instance, instance.budget_param, None) if instance.budget_param else None
     if isinstance(eps, (int, float)) and instance.norm in ("Linf", "L2"):
-        delta = (x_adv - x).flatten(1)
-        size = delta.abs().amax(1) if instance.norm == "Linf" else delta.norm(dim=1)
-        _require(bool((size <= eps * (1 + 1e-4) + 1e-6).all()), name,
+        size = norms.size(x_adv - x, instance.norm)
+        _require(bool(norms.within(size, eps).all()), name,
                  f"stays inside its {instance.norm} ball of eps {eps:.6g} (largest: {float(size.max()):.6g})")
 
 

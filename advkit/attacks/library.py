@@ -11,11 +11,15 @@ import inspect
 import re
 
 from advkit.attacks.base import Attack
-from advkit.plugins.source import source_class
+from advkit.plugins.source import first_paragraph, source_class
 
 
 class LibraryAttack(Attack):
-    """Base of generated wrappers: `source` = (module, class) wrapped, `hidden` = arguments advkit supplies."""
+    """Base of generated wrappers: `source` = (module, class) wrapped, `hidden` = arguments advkit supplies.
+
+    The wrapper declares the capabilities of each class it generates (`targeted`, `budget_param`,
+    `step_param`, `iterations_param`, `norm_param`; see `advkit.Attack`) in the library's own names.
+    """
 
     source: tuple[str, str]
     hidden: tuple[str, ...] = ()
@@ -24,8 +28,8 @@ class LibraryAttack(Attack):
         super().__init__(model)
         defaults = {p.name: p.default for p in self.signature().parameters.values() if p.default is not p.empty}
         self.params = {**defaults, **params}
-        if "eps" in self.params:
-            self.eps = self.params["eps"]
+        if self.budget_param in self.params:  # the contract reads the budget under its own name
+            setattr(self, self.budget_param, self.params[self.budget_param])
 
     @classmethod
     def signature(cls) -> inspect.Signature:
@@ -36,12 +40,22 @@ class LibraryAttack(Attack):
                 if p.name != "self" and p.name not in cls.hidden and p.kind not in variadic]
         return sig.replace(parameters=keep)
 
+    @classmethod
+    def parameter_docs(cls) -> dict[str, str]:
+        """Descriptions of the wrapped class's parameters, from the library's docstrings."""
+        return source_class(*cls.source).param_docs
+
+    @classmethod
+    def default_texts(cls) -> dict[str, str]:
+        """The wrapped class's defaults as written in the library's source (`8/255`)."""
+        return source_class(*cls.source).default_texts
+
 
 def library_class(base: type, name: str, source: tuple[str, str], norm: str | None, *, library: str,
                   **attrs) -> type:
-    """A subclass of `base` registered as `name`, wrapping `source`; its docstring names the library class."""
-    doc = source_class(*source).doc.strip().splitlines()
-    summary = doc[0] if doc else source[1]
+    """A subclass of `base` registered as `name`, wrapping `source`; its docstring names the library class
+    and repeats the first paragraph of the library class's docstring."""
+    summary = first_paragraph(source_class(*source).doc) or source[1]
     namespace = {"name": name, "norm": norm, "source": source, "__module__": base.__module__,
                  "__doc__": f"{library}.{source[1]}: {summary}", **attrs}
     camel = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", f"{library} {name}"))

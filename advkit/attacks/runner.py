@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from advkit.attacks import norms
 from advkit.attacks.base import Attack
 from advkit.data.dataset import check_batch, check_labels
 from advkit.errors import UsageError
@@ -140,7 +141,7 @@ def run_attack(attack: Attack, x, y, *, targets=None, batch_size: int = 256, pro
     return AttackResult(
         attack=name or attack.name, params=params or {}, x=x.cpu(), x_adv=x_adv.cpu(), y=y_cpu,
         pred_clean=pred_clean, pred_adv=pred_adv, success=success,
-        linf=delta.abs().amax(1) if len(delta) else delta.sum(1), l2=delta.norm(dim=1), seconds=seconds,
+        linf=norms.size(delta, "Linf"), l2=norms.size(delta, "L2"), seconds=seconds,
         targets=None if targets is None else targets.cpu(), device=str(device),
     )
 

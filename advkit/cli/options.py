@@ -85,36 +85,22 @@ def emit_json(obj) -> None:
     click.echo(json.dumps(to_jsonable(obj), indent=2))
 
 
-def finish(summary: dict, figures: dict, *, out_dir, as_json: bool, render, json_name: str = "result.json",
-           markdown=None) -> None:
-    """Write summary, figures (and markdown) under `out_dir` or release the figures; then print
-    the summary as one JSON object or as `render(summary)` text."""
-    from advkit.reporting.figures import close_figures, write_bundle
-    from advkit.reporting.files import to_jsonable
-
-    summary = to_jsonable(summary)
-    if out_dir:
-        summary["figures"] = write_bundle(out_dir, summary, figures, json_name=json_name, markdown=markdown)
-        written = [json_name, *(["report.md"] if markdown else []), *summary["figures"]]
-        info(f"wrote {out_dir}: {', '.join(written)}")
-    else:
-        close_figures(figures)
+def show(summary, *, as_json: bool, render) -> None:
+    """Print the summary as one JSON object (`--json`) or as `render(summary)` text."""
     if as_json:
         emit_json(summary)
     else:
         click.echo(render(summary))
 
 
+def wrote(out_dir, names) -> None:
+    """Say on stderr which files a job wrote into `out_dir`."""
+    info(f"wrote {out_dir}: {', '.join(names)}")
+
+
 def info(message: str) -> None:
     """A status line on stderr (stdout stays clean for --json)."""
     click.echo(message, err=True)
-
-
-def table(rows: list[tuple[str, str]], title: str | None = None) -> str:
-    width = max(len(k) for k, _ in rows)
-    lines = [title, "-" * len(title)] if title else []
-    lines += [f"{k.ljust(width)}  {v}" for k, v in rows]
-    return "\n".join(lines)
 
 
 def progress_enabled() -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from advkit.attacks import norms
 from advkit.errors import UsageError
 from advkit.evaluation.cost import _cost
 from advkit.evaluation.suite import ALPHA_RULE, DEFAULT_EPS, EVAL_NORMS, AttackSpec, as_specs, instantiate
@@ -137,8 +138,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
             after = (robust if cascade else correct) & ~fooled_mask
             per_attack[s.label][e] = {"ran_on": len(index), "fooled": int(fooled.sum()),
                                       "robust_accuracy": _share(after), **watch.cost()}
-            delta = (x_adv[fooled] - x[index[fooled]]).flatten(1)
-            sizes[s.label] += (delta.abs().amax(1) if norm == "Linf" else delta.norm(dim=1)).tolist()
+            sizes[s.label] += norms.size(x_adv[fooled] - x[index[fooled]], norm).tolist()
             found = adversarial.setdefault(e, {})
             for i, adv, p in zip(index[fooled].tolist(), x_adv[fooled], pred[fooled].tolist()):
                 if robust[i]:
@@ -147,7 +147,7 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
         worst_case[e] = _share(robust)
     evaluation = Evaluation(
         attacks=[s.label for s in specs],
-        params={s.label: _recorded(s, instances[(s, nonzero[0])][1]) if nonzero else dict(s.params)
+        params={s.label: _recorded(s, *instances[(s, nonzero[0])]) if nonzero else dict(s.params)
                 for s in specs},
         norm=norm, eps=eps, cascade=cascade, seed=seed, device=str(model.device),
         clean_accuracy=clean_accuracy, worst_case=worst_case, per_attack=per_attack,
@@ -163,11 +163,11 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
     return evaluation
 
 
-def _recorded(spec: AttackSpec, bound: dict) -> dict:
-    """The parameters an attack ran with, without eps; a derived alpha is recorded as its rule."""
-    params = {k: v for k, v in bound.items() if k != "eps"}
-    if "alpha" in params and "alpha" not in dict(spec.params):
-        params["alpha"] = ALPHA_RULE
+def _recorded(spec: AttackSpec, attack, bound: dict) -> dict:
+    """The parameters an attack ran with, without its budget (eps); a derived step size is recorded as its rule."""
+    params = {k: v for k, v in bound.items() if k != attack.budget_param}
+    if attack.step_param in params and attack.step_param not in dict(spec.params):
+        params[attack.step_param] = ALPHA_RULE
     return params
 
 

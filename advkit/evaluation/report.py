@@ -9,8 +9,10 @@ from pathlib import Path
 
 from advkit.reporting.figures import image, pyplot
 from advkit.reporting.files import write_bytes, write_json, write_text
+from advkit.reporting.text import table
 
 FIGURES = ("robust_accuracy", "perturbation_sizes", "examples")
+FILES = ("result.json", "report.md", "report.html", *(f"{name}.png" for name in FIGURES))  # what write_reports writes
 
 
 def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -> list[Path]:
@@ -25,7 +27,7 @@ def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -
     write_json(out / "result.json", summary)
     write_text(out / "report.md", markdown(summary, {name: f"{name}.png" for name in pngs}))
     write_text(out / "report.html", page(summary, pngs))
-    return [out / "result.json", out / "report.md", out / "report.html", *(out / f"{name}.png" for name in pngs)]
+    return [out / name for name in FILES]
 
 
 def render(fig) -> bytes:
@@ -136,9 +138,7 @@ def markdown(summary: dict, figures: dict) -> str:
     header, rows = table_rows(summary)
     text = [f"# Robustness evaluation: {summary.get('model', 'model')}", "",
             f"{summary['n']} samples, clean accuracy {summary['clean_accuracy']:.1%}, norm {summary['norm']}, "
-            f"seed {summary['seed']}, device {summary['device']}.", "",
-            "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    text += ["| " + " | ".join(row) + " |" for row in rows]
+            f"seed {summary['seed']}, device {summary['device']}.", "", table(rows, header, markdown=True)]
     text += ["", "## Cost", *(f"- {line}" for line in cost_lines(summary)), "", "## Sanity checks", ""]
     text += [f"- **{w['code']}**: {w['meaning']} ({w['detail']}). {w['advice']}" for w in summary["warnings"]] \
         or [checks_verdict(summary)]
@@ -150,7 +150,7 @@ def page(summary: dict, pngs: dict) -> str:
     """A self-contained HTML page: tables, sanity section, figures as inline base64 PNG."""
     esc = html.escape
     header, rows = table_rows(summary)
-    table = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>" + "".join(
+    accuracy = "<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>" + "".join(
         "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows) + "</table>"
     warnings = "".join(f"<li class='warn'><b>{esc(w['code'])}</b>: {esc(w['meaning'])} ({esc(w['detail'])}). "
                        f"{esc(w['advice'])}</li>" for w in summary["warnings"]) or f"<li>{checks_verdict(summary)}</li>"
@@ -165,7 +165,7 @@ img{{max-width:100%}}</style></head><body>
 <h1>Robustness evaluation: {esc(str(summary.get('model', 'model')))}</h1>
 <p>{summary['n']} samples, clean accuracy {summary['clean_accuracy']:.1%}, norm {esc(summary['norm'])},
 mode {esc(summary['mode'])}, seed {summary['seed']}, device {esc(summary['device'])}.</p>
-<h2>Robust accuracy</h2>{table}
+<h2>Robust accuracy</h2>{accuracy}
 <h2>Cost</h2><ul>{''.join(f'<li>{esc(line)}</li>' for line in cost_lines(summary))}</ul>
 <h2>Sanity checks</h2><ul id="sanity">{warnings}</ul>
 <h2>Figures</h2>{figures}

@@ -123,17 +123,14 @@ def _gradients(model, x, y):
     """Share of samples whose cross-entropy input gradient is zero, NaN or below TINY_GRADIENT."""
     import torch
 
+    from advkit.models.inference import eval_mode
+
     if not len(x):
         return None
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            x = x.to(model.device).clone().requires_grad_(True)
-            loss = torch.nn.functional.cross_entropy(model(x), y.to(model.device), reduction="sum")
-            grad, = torch.autograd.grad(loss, x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.enable_grad():
+        x = x.to(model.device).clone().requires_grad_(True)
+        loss = torch.nn.functional.cross_entropy(model(x), y.to(model.device), reduction="sum")
+        grad, = torch.autograd.grad(loss, x)
     size = grad.flatten(1).abs().amax(1)
     bad = ~torch.isfinite(size) | (size < TINY_GRADIENT)
     share = float(bad.float().mean())
@@ -250,6 +247,7 @@ def _noise_accuracy(model, x, y, eps, norm, seed, batch_size) -> float:
     """Accuracy under random sign noise (Linf) or a random direction (L2) of size eps."""
     import torch
 
+    from advkit.attacks import norms
     from advkit.models.inference import predict
 
     g = torch.Generator().manual_seed(seed)
@@ -257,6 +255,6 @@ def _noise_accuracy(model, x, y, eps, norm, seed, batch_size) -> float:
         delta = eps * (torch.randint(0, 2, x.shape, generator=g).float() * 2 - 1)
     else:
         delta = torch.randn(x.shape, generator=g)
-        delta = eps * delta / delta.flatten(1).norm(dim=1).view(-1, *[1] * (x.ndim - 1))
+        delta = eps * delta / norms.size(delta, "L2").view(-1, *[1] * (x.ndim - 1))
     lo, hi = model.bounds
     return float((predict(model, (x + delta).clamp(lo, hi), batch_size) == y).float().mean())

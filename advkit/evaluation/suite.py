@@ -9,7 +9,7 @@ from advkit.errors import UsageError
 DEFAULT_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
 
 
-ALPHA_RULE = "2.5*eps/steps"  # Madry et al.'s step size, used when an attack's alpha is not given
+ALPHA_RULE = "2.5*eps/steps"  # Madry et al.'s step size, used when an attack's step size is not given
 
 
 DEFAULT_EPS = {"Linf": (0.0, 0.05, 0.1, 0.2, 0.3), "L2": (0.0, 0.5, 1.0, 2.0)}
@@ -78,10 +78,12 @@ def as_specs(attacks) -> list[AttackSpec]:
 
 
 def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **overrides):
-    """An attack instance for `spec` at `eps`: the norm, class count and a PGD step size follow eps.
+    """An attack instance for `spec` at `eps`: its budget, norm and step size follow the evaluation.
 
-    Parameters are converted by the attack's schema first (bad values are a UsageError); `alpha`
-    (when the attack has one and it was not given) follows `ALPHA_RULE`, 2.5 * eps / steps.
+    Parameters are converted by the attack's schema first (bad values are a UsageError). The
+    attack's declared parameters (`advkit.Attack`) are set: `budget_param` to eps, `norm_param` to
+    the norm, and `step_param` (when the attack has one and it was not given) follows `ALPHA_RULE`,
+    2.5 * eps / the value of `iterations_param` (1 without one).
     """
     from advkit.attacks.runner import get_attack, madry_step, make_attack
     from advkit.plugins.schema import bind, parameters
@@ -93,15 +95,14 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
                          "(see `advkit list attacks`, or choose the suite with --attacks)") from None
     schema = {p.name: p.default for p in parameters(cls)}
     params = bind(cls, {**dict(spec.params), **overrides}, what=f"attack {spec.label!r}")
-    if "eps" not in schema:
+    budget, step, iterations = cls.budget_param, cls.step_param, cls.iterations_param
+    if budget not in schema:
         raise UsageError(f"attack {spec.label!r} has no eps parameter, so it cannot be evaluated over epsilons")
-    params["eps"] = eps
-    if "norm" in schema:
-        params.setdefault("norm", norm)
-    if "n_classes" in schema:
-        params.setdefault("n_classes", model.num_classes)
-    if "alpha" in schema and "alpha" not in params:
-        params["alpha"] = madry_step(eps, params.get("steps") or schema.get("steps") or 1)
+    params[budget] = eps
+    if cls.norm_param in schema:
+        params.setdefault(cls.norm_param, norm)
+    if step in schema and step not in params:
+        params[step] = madry_step(eps, params.get(iterations) or schema.get(iterations) or 1)
     attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
     if attack.norm != norm:
         raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "

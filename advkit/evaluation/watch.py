@@ -19,7 +19,7 @@ from functools import partial
 
 import torch
 
-BALL_TOLERANCE = 1e-4  # relative, as in the attack contract's epsilon-ball check
+from advkit.attacks import norms
 
 
 class Batch:
@@ -53,9 +53,8 @@ class Batch:
         lo, hi = self.bounds
         flat = x.detach().flatten(1)
         delta = (flat - self.x[rows].flatten(1)).float()
-        size = delta.abs().amax(1) if self.norm == "Linf" else delta.norm(dim=1)
         inside = (flat >= lo).all(1) & (flat <= hi).all(1) & torch.isfinite(flat).all(1)
-        return inside & (size <= self.eps * (1 + BALL_TOLERANCE) + 1e-6)
+        return inside & norms.within(norms.size(delta, self.norm), self.eps)
 
     def merge(self, x_adv):
         """The attack's output with each fooled sample replaced by the first adversarial example found."""

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from advkit.errors import ModelError, UsageError
-from advkit.models.inference import device_of
+from advkit.models.inference import device_of, eval_mode
 
 
 class Normalize(nn.Module):
@@ -91,17 +91,13 @@ class Model(nn.Module):
         }
 
     def _infer_classes(self) -> int:
-        was_training = self.training
-        self.eval()
         try:
-            with torch.no_grad():
+            with eval_mode(self), torch.no_grad():
                 lo, hi = self.bounds
                 probe = torch.full((1, *self.input_shape), (lo + hi) / 2, device=self.device)
                 out = self(probe)
         except Exception as exc:
             raise ModelError(f"model does not accept inputs of shape {list(self.input_shape)}: {exc}") from exc
-        finally:
-            self.train(was_training)
         if out.ndim != 2:
             raise ModelError(f"model must return logits of shape (N, classes), got {list(out.shape)}")
         return int(out.shape[1])

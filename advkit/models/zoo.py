@@ -43,52 +43,53 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
-class LeNet(nn.Module):
+class TwoConvNet(nn.Module):
+    """Two conv blocks (conv, activation, 2x2 max-pool) and a classifier with one hidden layer: LeNet and CNN."""
+
+    name = ""
+
+    def __init__(self, input_shape, num_classes: int, channels: tuple[int, int], kernel: int, hidden: int,
+                 activation: str):
+        super().__init__()
+        in_channels, height, width = input_shape
+        first, second = channels
+        self.features = nn.Sequential(*_conv_block(in_channels, first, kernel, activation),
+                                      *_conv_block(first, second, kernel, activation))
+        flat = second * (height // 4) * (width // 4)
+        if flat == 0:
+            raise ValueError(f"{self.name} needs inputs of at least 4x4, got {height}x{width}")
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(flat, hidden), make_activation(activation), nn.Linear(hidden, num_classes)
+        )
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+class LeNet(TwoConvNet):
     """LeNet as in Tanay & Griffin: conv5x5x20, pool, conv5x5x50, pool, fc500, fc (padding 2 keeps small inputs)."""
 
     name = "lenet"
 
     def __init__(self, input_shape, num_classes: int, activation: str = "relu"):
-        super().__init__()
-        channels, height, width = input_shape
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, 20, 5, padding=2), make_activation(activation), nn.MaxPool2d(2),
-            nn.Conv2d(20, 50, 5, padding=2), make_activation(activation), nn.MaxPool2d(2),
-        )
-        flat = 50 * (height // 4) * (width // 4)
-        if flat == 0:
-            raise ValueError(f"lenet needs inputs of at least 4x4, got {height}x{width}")
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, 500), make_activation(activation), nn.Linear(500, num_classes)
-        )
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
+        super().__init__(input_shape, num_classes, (20, 50), 5, 500, activation)
 
 
-class CNN(nn.Module):
+class CNN(TwoConvNet):
     """Small fast CNN: two 3x3 conv blocks of `width` and 2*`width` channels, fc 128, fc."""
 
     name = "cnn"
 
     def __init__(self, input_shape, num_classes: int, width: int = 32, activation: str = "relu"):
-        super().__init__()
         if width < 1:
             raise ValueError(f"width must be >= 1, got {width}")
-        channels, height, w = input_shape
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1), make_activation(activation), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), make_activation(activation), nn.MaxPool2d(2),
-        )
-        flat = 2 * width * (height // 4) * (w // 4)
-        if flat == 0:
-            raise ValueError(f"cnn needs inputs of at least 4x4, got {height}x{w}")
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, 128), make_activation(activation), nn.Linear(128, num_classes)
-        )
+        super().__init__(input_shape, num_classes, (width, 2 * width), 3, 128, activation)
 
-    def forward(self, x):
-        return self.classifier(self.features(x))
+
+def _conv_block(in_channels: int, out_channels: int, kernel: int, activation: str) -> list[nn.Module]:
+    """conv (padding keeps the size), activation, 2x2 max-pool."""
+    return [nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), make_activation(activation),
+            nn.MaxPool2d(2)]
 
 
 def _widths(hidden) -> list[int]:

@@ -50,19 +50,22 @@ class Registration:
         return self.target.load() if isinstance(self.target, Lazy) else self.target
 
     def describe(self) -> dict:
-        """Name, plugin, norm, first docstring line and parameters, without importing a Lazy class."""
+        """Name, plugin, norm, summary (first sentence), description (first docstring paragraph) and
+        parameters (with descriptions), without importing a Lazy class."""
         from advkit.plugins.schema import parameters
+        from advkit.plugins.source import first_paragraph, first_sentence
 
         if isinstance(self.target, Lazy):
             src = self.target.source
-            doc, attrs, params = src.doc, src.attributes, parameters(_SignatureOnly(src.signature))
+            doc, attrs, params = src.doc, src.attributes, parameters(_SignatureOnly(src))
         else:
             doc, attrs, params = self.target.__doc__ or "", vars_of(self.target), parameters(self.target)
         info = {
             "name": self.qualified_name,
             "short_name": self.name,
             "plugin": self.plugin,
-            "summary": doc.strip().splitlines()[0] if doc.strip() else "",
+            "summary": first_sentence(first_paragraph(doc)),
+            "description": first_paragraph(doc),
             "parameters": [p.to_json() for p in params],
         }
         for key in ("norm", "black_box", "targeted"):
@@ -72,13 +75,19 @@ class Registration:
 
 
 class _SignatureOnly:
-    """Adapter so `parameters()` can read a signature taken from source."""
+    """Adapter so `parameters()` can read a signature (and parameter docs) taken from source."""
 
-    def __init__(self, signature):
-        self._signature = signature
+    def __init__(self, source):
+        self._source = source
 
     def signature(self):
-        return self._signature
+        return self._source.signature
+
+    def parameter_docs(self):
+        return self._source.param_docs
+
+    def default_texts(self):
+        return self._source.default_texts
 
 
 def vars_of(cls: type) -> dict:

@@ -26,19 +26,30 @@ class Param:
     default: Any = None
     annotation: Any = None
     required: bool = False
+    description: str = ""
+    default_text: str | None = None  # the default as written in the source (`8/255`) where that differs
 
     def to_json(self) -> dict:
         return {
             "name": self.name,
             "default": jsonable(self.default),
+            "default_text": self.default_text,
             "type": type_name(self.annotation, self.default),
             "required": self.required,
+            "description": self.description,
         }
 
 
 def parameters(cls) -> list[Param]:
-    """The parameter schema of a registered class: its constructor signature (or `cls.signature()`)."""
+    """The parameter schema of a registered class: its constructor signature (or `cls.signature()`).
+
+    Descriptions come from `cls.parameter_docs()` where defined (classes described from source),
+    else from the docstrings of the class and its `__init__` along the MRO; defaults as written in
+    the source from `cls.default_texts()` where defined.
+    """
     sig = cls.signature() if hasattr(cls, "signature") else inspect.signature(cls.__init__)
+    docs = cls.parameter_docs() if hasattr(cls, "parameter_docs") else _docstring_params(cls)
+    texts = cls.default_texts() if hasattr(cls, "default_texts") else {}
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:
@@ -48,7 +59,21 @@ def parameters(cls) -> list[Param]:
         if p.name in RESERVED or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         annotation = hints.get(p.name, None if p.annotation is _EMPTY else p.annotation)
-        out.append(Param(p.name, None if p.default is _EMPTY else p.default, annotation, p.default is _EMPTY))
+        out.append(Param(p.name, None if p.default is _EMPTY else p.default, annotation, p.default is _EMPTY,
+                         docs.get(p.name, ""), texts.get(p.name)))
+    return out
+
+
+def _docstring_params(cls) -> dict[str, str]:
+    """Parameter descriptions in the docstrings of `cls` and its bases and of their `__init__`s."""
+    from advkit.plugins.source import param_docs
+
+    out: dict[str, str] = {}
+    for klass in reversed(getattr(cls, "__mro__", ())):
+        init = vars(klass).get("__init__")
+        for doc in (vars(klass).get("__doc__"), getattr(init, "__doc__", None)):
+            if isinstance(doc, str):
+                out.update(param_docs(doc))
     return out
 
 

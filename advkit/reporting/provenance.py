@@ -1,4 +1,4 @@
-"""Versions and environment recorded in every result file."""
+"""Versions and environment recorded in every result file: `envelope` builds the keys they all carry."""
 
 from __future__ import annotations
 
@@ -25,3 +25,19 @@ def _dist(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def envelope(*, plugins: list[str] | None = None, seed=None, device=None, params: dict | None = None,
+             **extra) -> dict:
+    """The provenance every result file and `--json` output carries, built in this one place.
+
+    `params` (the effective parameters, when the job has them), then any `extra` keys, then
+    `seed`, `device` (as text) and `versions` (advkit, torch, the wrapped libraries and the
+    versions of `plugins`; all loaded plugins if None). Merge it into a summary:
+    `{**numbers, **envelope(...)}`; keys already in the summary keep their place.
+    """
+    out = {} if params is None else {"params": params}
+    out.update(extra)
+    out.update(seed=seed, device=None if device is None else str(device), versions=versions(plugins))
+    return out
+

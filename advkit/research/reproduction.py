@@ -153,3 +153,36 @@ def run_reproduction(reproduction: Reproduction, data_spec: str | None, quick: b
         raise UsageError(f"reproduction {reproduction.name!r} returned {type(result).__name__}, "
                          "expected a Reproduction.Result")
     return result, time.perf_counter() - started
+
+
+COLUMNS = ["table", "setting", "quantity", "published", "measured"]
+
+
+def report_lines(summary: dict) -> tuple[list[str], list[list[str]], list[str]]:
+    """A reproduction summary's header lines, published-vs-measured cells (`COLUMNS`) and one line per check."""
+    from advkit.reporting.text import cell
+
+    data = summary["data"]
+    header = [f"{summary['reproduction']}: {summary['paper']}",
+              f"data {data.get('spec', '')} ({'quick' if summary['quick'] else 'full'}), seed {summary['seed']}, "
+              f"device {summary['device']}, {summary['seconds']} s"]
+    cells = [[row["table"], row["setting"], row["quantity"],
+              cell(row["published"]) + (" (approx.)" if row["approx"] and row["published"] is not None else ""),
+              cell(row["measured"])] for row in summary["rows"]]
+    checks = [f"[{'holds' if c['holds'] else 'FAILS'}] {c['claim']}" + (f" ({c['detail']})" if c["detail"] else "")
+              for c in summary["checks"]]
+    return header, cells, checks
+
+
+def markdown(summary: dict) -> str:
+    """report.md of a reproduction: the published-vs-measured table, the direction checks, notes, figures."""
+    from advkit.reporting.text import table
+
+    header, cells, checks = report_lines(summary)
+    lines = [f"# {header[0]}", "", header[1], "", table(cells, COLUMNS, markdown=True)]
+    lines += ["", "## Directions", ""] + [f"- {c}" for c in checks]
+    if summary["notes"]:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in summary["notes"]]
+    if summary.get("figures"):
+        lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in summary["figures"]]
+    return "\n".join(lines) + "\n"

@@ -36,7 +36,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     from advkit.models.model import as_model
     from advkit.plugins.schema import parameters
     from advkit.reporting.files import write_json
-    from advkit.reporting.provenance import versions
+    from advkit.reporting.provenance import envelope
     from advkit.seeding import seed_everything
     from advkit.training.loop import TrainConfig
 
@@ -50,9 +50,11 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     on_training_data = test_data is None or test_data.meta.get("split") == "all"
     test_data = train_data if test_data is None else test_data
     eval_params = dict(eval_params or {})
-    takes_eps = "eps" in {p.name for p in parameters(get_attack(eval_attack))}
-    if takes_eps and "eps" not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
-        eval_params["eps"] = defense.eps
+    attack_cls = get_attack(eval_attack)
+    budget = attack_cls.budget_param  # the attack's eps, under its own name
+    takes_eps = budget in {p.name for p in parameters(attack_cls)}
+    if takes_eps and budget not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
+        eval_params[budget] = defense.eps
     run = {"defense": qualified, "params": effective, "config": asdict(config), "model": copy.deepcopy(model.spec)}
     if out is not None:
         _check_resumable(_run_file(out), {**run, "data": train_data.describe()}, resume)
@@ -82,8 +84,9 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
         "eval": {**evaluation, "n": len(test_data)}, "eval_on_training_data": on_training_data,
         "data": {"train": train_data.describe(), "test": test_data.describe()},
         "before": before, "after": after, "details": defense.report(),
-        "warnings": warnings, "seconds": round(seconds, 3), "seed": config.seed,
-        "device": str(defended.device), "versions": versions([plugin, evaluation["attack"].split(".")[0]]),
+        "warnings": warnings, "seconds": round(seconds, 3),
+        **envelope(plugins=[plugin, evaluation["attack"].split(".")[0]], seed=config.seed, device=defended.device,
+                   params=effective),
     }
     if out is not None:
         from advkit.models import checkpoints
@@ -115,11 +118,11 @@ def gradient_statistics(model, x, y, batch_size: int = 256) -> dict:
     import torch
     import torch.nn.functional as F
 
+    from advkit.models.inference import eval_mode
+
     device = model.device
-    was_training = model.training
-    model.eval()
     l1, zero = 0.0, 0
-    try:
+    with eval_mode(model):
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size].to(device).requires_grad_(True)
             logits = model(xb).float()
@@ -127,8 +130,6 @@ def gradient_statistics(model, x, y, batch_size: int = 256) -> dict:
             (grad,) = torch.autograd.grad(loss, xb)
             l1 += float(logits.detach().abs().sum(1).sum())
             zero += int((grad.flatten(1) == 0).all(1).sum())
-    finally:
-        model.train(was_training)
     n = max(len(x), 1)
     return {"logit_l1_mean": l1 / n, "zero_gradient_share": zero / n}
 

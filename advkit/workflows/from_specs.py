@@ -1,9 +1,217 @@
-"""The jobs the commands run, from CLI-style specs: load the model and data, then call the API."""
+"""The jobs the commands run, from CLI-style specs: load the model and data, call the API, build the summary
+(with the provenance `envelope`) and, given `out`, write the result files. The CLI only parses and prints."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from advkit.errors import UsageError
 from advkit.training.defend import defend
+
+ATTACK_FILES = ("result.json", "adversarial.npz", "examples.png")  # what `attack_from_specs(out=DIR)` writes
+ANALYZE_FILES = ("report.json",)  # and one PNG per figure
+REPRODUCE_FILES = ("result.json", "report.md")  # and one PNG per figure
+
+
+def attack_from_specs(name: str, model_spec: str | None = None, data_spec: str | None = None, *,
+                      split: str = "test", n: int | None = None, seed: int = 0, device: str = "auto", bounds=None,
+                      mean=None, std=None, params: dict | None = None, targets=None, batch_size: int = 256,
+                      progress: bool = False, out=None) -> tuple[object, dict]:
+    """Attack `name` on the model and data of the specs; returns (AttackResult, summary).
+
+    `targets`: a target mode (random, least-likely, next, a class number) or None. With `out` (a
+    folder), the summary (result.json), the adversarial examples (adversarial.npz) and a figure of
+    examples (examples.png) are written there. `params` (`key: value`, values may be text) go to the attack.
+    """
+    from advkit.attacks.figures import examples_figure
+    from advkit.attacks.runner import attack
+    from advkit.reporting.files import write_json, write_npz
+    from advkit.reporting.provenance import envelope
+    from advkit.workflows.inputs import load_inputs
+
+    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
+                         bounds=bounds, mean=mean, std=std)
+    data = inputs.data
+    result = attack(name, inputs.model, data.x, data.y, targets=targets, batch_size=batch_size, seed=seed,
+                    progress=progress, **(params or {}))
+    plugin = result.attack.split(".")[0]
+    summary = {**result.summary(), "plugin": plugin, "model": inputs.model_spec, "data": data.describe(),
+               **envelope(plugins=[plugin], seed=seed, device=result.device, params=result.params)}
+    if targets is not None:
+        summary["target_mode"] = targets
+    if out is not None:
+        out = Path(out)
+        write_json(out / "result.json", summary)
+        arrays = dict(x_adv=result.x_adv.numpy(), y=result.y.numpy(), pred_clean=result.pred_clean.numpy(),
+                      pred_adv=result.pred_adv.numpy())
+        if result.targets is not None:
+            arrays["targets"] = result.targets.numpy()
+        write_npz(out / "adversarial.npz", **arrays)
+        examples_figure(out / "examples.png", result, inputs.model, data.class_names)
+    return result, summary
+
+
+def evaluate_from_specs(model_spec: str | None = None, data_spec: str | None = None, *, split: str = "test",
+                        n: int | None = None, seed: int = 0, device: str = "auto", bounds=None, mean=None, std=None,
+                        attacks=None, eps=None, norm: str = "Linf", full: bool = False, probe: int = 64,
+                        batch_size: int = 256, progress: bool = False, out=None) -> tuple[object, dict]:
+    """`evaluate` on the model and data of the specs; returns (Evaluation, summary).
+
+    `full` runs every attack on every sample (no cascade). With `out` (a folder), the report files
+    (`advkit.evaluation.report.FILES`: result.json, report.md, report.html, figures) are written there.
+    """
+    import time
+
+    from advkit.evaluation.cascade import evaluate
+    from advkit.reporting.provenance import envelope
+    from advkit.workflows.inputs import load_inputs
+
+    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
+                         bounds=bounds, mean=mean, std=std)
+    data = inputs.data
+    started = time.time()
+    evaluation = evaluate(inputs.model, data.x, data.y, attacks, eps, norm=norm, cascade=not full,
+                          batch_size=batch_size, seed=seed, probe=probe, progress=progress)
+    summary = {"model": inputs.model_spec, "data": data.describe(), **evaluation.summary(),
+               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+               "seconds": round(time.time() - started, 3),
+               **envelope(plugins=None, seed=evaluation.seed, device=evaluation.device, params=evaluation.params)}
+    if out is not None:
+        from advkit.evaluation.report import write_reports
+
+        write_reports(out, evaluation, inputs.model, summary, data.class_names)
+    return evaluation, summary
+
+
+def analyze_from_specs(name: str, model_specs=(), data_spec: str | None = None, *, split: str = "test",
+                       n: int | None = None, seed: int = 0, device: str = "auto", bounds=None, mean=None, std=None,
+                       params: dict | None = None, out=None) -> tuple[object, dict]:
+    """Analysis `name` on the models (none, one, or several for a multi-model analysis) and data of the
+    specs; returns (Report, summary). With `out` (a folder), report.json and one PNG per figure are
+    written there (the summary then lists them under `figures`); otherwise the figures are closed."""
+    from advkit.models.inference import resolve_device
+    from advkit.plugins.registry import instantiate, registry
+    from advkit.reporting.provenance import envelope
+    from advkit.research.analysis import Report
+    from advkit.seeding import seed_everything
+    from advkit.workflows.inputs import load_for_analysis
+
+    analysis, qualified, effective = instantiate("analyses", name, seed=seed, **(params or {}))
+    cls, what = type(analysis), f"analysis {qualified!r}"
+    model, data, specs = load_for_analysis(cls, what, list(model_specs or ()), data_spec, split=split, n=n,
+                                           seed=seed, device=device, bounds=bounds, mean=mean, std=std)
+    seed_everything(seed)
+    report = analysis.run(model, data)
+    if not isinstance(report, Report):
+        raise UsageError(f"{what} returned {type(report).__name__}, expected an advkit.Report")
+    first = model[0] if isinstance(model, list) else model
+    summary = {
+        "analysis": qualified,
+        "model": specs if cls.multi_model else (specs[0] if specs else None),
+        "data": data.describe(),
+        **envelope(plugins=[registry().lookup("analyses", qualified).plugin], seed=seed,
+                   device=first.device if first is not None else resolve_device(device), params=effective),
+        "numbers": report.numbers,
+        "notes": report.notes,
+    }
+    return report, _bundle(out, summary, report.figures, json_name="report.json")
+
+
+def reproduce_from_specs(name: str, data_spec: str | None = None, *, quick: bool = False, seed: int = 0,
+                         device: str = "auto", progress: bool = False, out=None) -> tuple[object, dict]:
+    """Reproduction `name` on `data_spec` (digits when None); returns (Reproduction.Result, summary).
+
+    With `out` (a folder), result.json, report.md and one PNG per figure are written there (the
+    summary then lists them under `figures`); otherwise the figures are closed.
+    """
+    from advkit.models.inference import resolve_device
+    from advkit.plugins.registry import registry
+    from advkit.reporting.provenance import envelope
+    from advkit.research.reproduction import markdown, run_reproduction
+
+    entry = registry().lookup("reproductions", name)
+    reproduction = entry.cls()
+    reproduction.device = resolve_device(device)
+    result, seconds = run_reproduction(reproduction, data_spec, quick, seed, progress)
+    summary = {
+        "reproduction": entry.qualified_name, "paper": result.paper, "quick": quick,
+        "data": {"spec": data_spec or "digits", **result.data},
+        **envelope(plugins=[entry.plugin], seed=seed, device=reproduction.device),
+        "seconds": round(seconds, 1), "reproduced": result.reproduced, "rows": result.rows, "checks": result.checks,
+        "tables": result.tables, "notes": result.notes,
+    }
+    return result, _bundle(out, summary, result.figures, markdown=markdown)
+
+
+def _bundle(out, summary: dict, figures: dict, *, json_name: str = "result.json", markdown=None) -> dict:
+    """The summary as JSON values; with `out`, written with its figures (listed under `figures`), else the
+    figures closed."""
+    from advkit.reporting.figures import close_figures, write_bundle
+    from advkit.reporting.files import to_jsonable
+
+    summary = to_jsonable(summary)
+    if out is None:
+        close_figures(figures)
+    else:
+        summary["figures"] = write_bundle(out, summary, figures, json_name=json_name, markdown=markdown)
+    return summary
+
+
+def resume_path(out: Path) -> Path:
+    """Where `train_from_specs` writing `out` keeps its per-epoch training state."""
+    out = Path(out)
+    return out.with_name(out.name + ".resume.pt")
+
+
+def train_from_specs(model_spec: str, data_spec: str | None = None, *, out, config=None, split: str = "train",
+                     n: int | None = None, device: str = "auto", mean=None, std=None, resume: bool = False,
+                     progress: bool = False) -> tuple[object, dict]:
+    """Train zoo architecture `model_spec` on the `split` of the data with the one training loop, save it
+    as an advkit checkpoint at `out` and return (model, summary).
+
+    The config's seed shuffles and cuts the data (`n`), initialises the weights and drives training.
+    After every epoch the training state goes to `resume_path(out)`; `resume=True` continues from it
+    and ends with the weights of an uninterrupted run. The test split's accuracy is reported when
+    the data source has one. The checkpoint records the data, config and provenance under `trained`.
+    """
+    import time
+
+    from advkit.data.dataset import load_data
+    from advkit.models import checkpoints
+    from advkit.models.inference import resolve_device
+    from advkit.models.load import load_model
+    from advkit.reporting.provenance import envelope
+    from advkit.seeding import seed_everything
+    from advkit.training.loop import TrainConfig, evaluate_accuracy, train
+
+    config = config or TrainConfig()
+    config.check()
+    if config.epochs < 1:
+        raise UsageError(f"--epochs must be >= 1 to train, got {config.epochs}")
+    out, seed = Path(out), config.seed
+    data_spec = data_spec or "digits"
+    data = load_data(data_spec, split=split, n=n, seed=seed)
+    seed_everything(seed)
+    model = load_model(model_spec, input_shape=data.input_shape, num_classes=data.num_classes,
+                       mean=mean, std=std, class_names=data.class_names, device=resolve_device(device))
+    started = time.perf_counter()
+    history = train(model, data.x, data.y, config, checkpoint=resume_path(out), resume=resume, progress=progress)
+    seconds = time.perf_counter() - started
+    train_acc = evaluate_accuracy(model, data.x, data.y)
+    test_acc = None
+    if split == "train":
+        test = load_data(data_spec, split="test", seed=seed)
+        if test.meta.get("split") == "test":
+            test_acc = evaluate_accuracy(model, test.x, test.y)
+    provenance = envelope(plugins=[], seed=seed, device=model.device)
+    model.spec["trained"] = {"data": data_spec, "split": split, "n": len(data), "config": vars(config),
+                             **provenance}
+    checkpoints.save(model, out)
+    resume_path(out).unlink(missing_ok=True)
+    summary = {"model": model_spec, "out": str(out), "data": data.describe(), "config": vars(config),
+               "train_accuracy": train_acc, "test_accuracy": test_acc, "history": history,
+               "seconds": round(seconds, 3), **provenance}
+    return model, summary
 
 
 def defend_from_specs(name: str, model_spec: str, data_spec: str | None, *, split: str = "train",

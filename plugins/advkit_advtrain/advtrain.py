@@ -11,8 +11,9 @@ class AdversarialTraining(advkit.Defense):
     x_adv comes from any registered attack (`attack=torchattacks.pgd`, `art.fgsm`, a third-party
     plugin's attack) run on the model as it trains, with budget `eps` (input units; None passes no
     eps) and further attack parameters `attack_params` ("key=value,key=value"; they win over eps,
-    the run's seed and the defaults). An iterative attack's step size `alpha`, unless given, is
-    2.5 * eps / steps (Madry et al.). The default eps 0.1 suits [0, 1] images like digits or
+    the run's seed and the defaults). An iterative attack's step size (its declared `step_param`:
+    torchattacks' `alpha`, ART's `eps_step`), unless given, is 2.5 * eps / its iteration count
+    (`iterations_param`; Madry et al.). The default eps 0.1 suits [0, 1] images like digits or
     MNIST; Goodfellow et al. used 0.25 on MNIST.
     """
 
@@ -35,10 +36,13 @@ class AdversarialTraining(advkit.Defense):
 
     def inner_attack(self, model):
         """The attack that makes x_adv, bound to `model`; its effective parameters go to `inner_params`."""
-        params = {"seed": self.settings.seed, **({} if self.eps is None else {"eps": self.eps}), **self.attack_params}
+        cls = advkit.get_attack(self.attack)
+        budget = {} if self.eps is None else {cls.budget_param or "eps": self.eps}  # no budget: "no parameter eps"
+        params = {"seed": self.settings.seed, **budget, **self.attack_params}
         attack, _, effective = advkit.make_attack(self.attack, model, **params)
-        if self.eps is not None and "alpha" not in params and {"alpha", "steps"} <= set(effective):
-            params["alpha"] = advkit.madry_step(self.eps, effective["steps"])
+        step, iterations = cls.step_param, cls.iterations_param
+        if self.eps is not None and step and iterations and step not in params and {step, iterations} <= set(effective):
+            params[step] = advkit.madry_step(self.eps, effective[iterations])
             attack, _, effective = advkit.make_attack(self.attack, model, **params)
         self.inner_params = effective
         return attack

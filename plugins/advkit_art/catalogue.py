@@ -28,6 +28,8 @@ class Spec:
     `probabilities`: the estimator must output probabilities. `requires`: an optional module ART
     needs for this attack (the row is registered only when it is installed). `hidden`/`shown`: ART arguments
     removed from / kept in the schema beyond the usual plumbing. `quick`: reduced iterations for CI.
+    `step`: the fixed per-iteration step size (`eps_step` of BIM, PGD, MIM), which defaults to
+    2.5 * eps / max_iter when not given (APGD's `eps_step` is only where its adaptive step starts).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Spec:
     hidden: tuple[str, ...] = ()
     shown: tuple[str, ...] = ()
     quick: dict = field(default_factory=dict)
+    step: str | None = None
 
 
 # CI settings for the optimisation attacks (C&W, EAD) that return the input unless they succeed.
@@ -56,12 +59,12 @@ CATALOGUE = [
     Spec("fgsm", "FastGradientMethod", "fast_gradient", "Linf", {"norm": INF}),
     Spec("fgm-l2", "FastGradientMethod", "fast_gradient", "L2", {"norm": 2}),
     Spec("fgm-l1", "FastGradientMethod", "fast_gradient", "L1", {"norm": 1}),
-    Spec("bim", "BasicIterativeMethod", "iterative_method", "Linf", quick={"max_iter": 5}),
-    Spec("pgd", "ProjectedGradientDescent", PGD, "Linf", {"norm": INF}, quick={"max_iter": 5}),
-    Spec("pgd-l2", "ProjectedGradientDescent", PGD, "L2", {"norm": 2}, quick={"max_iter": 5}),
-    Spec("pgd-l1", "ProjectedGradientDescent", PGD, "L1", {"norm": 1}, quick={"max_iter": 5}),
+    Spec("bim", "BasicIterativeMethod", "iterative_method", "Linf", quick={"max_iter": 5}, step="eps_step"),
+    Spec("pgd", "ProjectedGradientDescent", PGD, "Linf", {"norm": INF}, quick={"max_iter": 5}, step="eps_step"),
+    Spec("pgd-l2", "ProjectedGradientDescent", PGD, "L2", {"norm": 2}, quick={"max_iter": 5}, step="eps_step"),
+    Spec("pgd-l1", "ProjectedGradientDescent", PGD, "L1", {"norm": 1}, quick={"max_iter": 5}, step="eps_step"),
     Spec("mim", "MomentumIterativeMethod", "momentum_iterative_method", "Linf", {"norm": INF},
-         quick={"max_iter": 5}),
+         quick={"max_iter": 5}, step="eps_step"),
     Spec("apgd", "AutoProjectedGradientDescent", APGD, "Linf", {"norm": INF},
          quick={"max_iter": 5, "nb_random_init": 1}),
     Spec("apgd-l2", "AutoProjectedGradientDescent", APGD, "L2", {"norm": 2},

@@ -11,6 +11,8 @@ from .catalogue import Spec
 EVASION = "art.attacks.evasion"
 # ART constructor arguments advkit always supplies itself.
 PLUMBING = ("estimator", "classifier", "verbose", "batch_size", "targeted", "summary_writer")
+# ART's names for an attack's iteration count, in the order looked for.
+ITERATIONS = ("max_iter", "steps")
 
 
 class ArtAttack(advkit.LibraryAttack):
@@ -84,7 +86,13 @@ def make_class(spec: Spec) -> type:
     """A registered advkit attack class for one catalogue row."""
     source = (f"{EVASION}.{spec.module}", spec.cls)
     hidden = tuple(p for p in PLUMBING + spec.hidden + tuple(spec.fixed) if p not in spec.shown)
-    attrs = {"spec": spec, "hidden": hidden, "black_box": spec.black_box, "quick_params": dict(spec.quick)}
+    accepted = advkit.source_class(*source).signature.parameters
+    attrs = {"spec": spec, "hidden": hidden, "black_box": spec.black_box, "quick_params": dict(spec.quick),
+             "targeted": spec.targets is not None,
+             # ART's names: the budget `eps`, the step size `eps_step` (fixed-step rows) over `max_iter`
+             "budget_param": "eps" if "eps" in accepted else None,
+             "step_param": spec.step,
+             "iterations_param": next((p for p in ITERATIONS if p in accepted), None)}
     if spec.targets is None:
         attrs["perturb"] = lambda self, x, y: ArtAttack.perturb(self, x, y)
     return advkit.library_class(ArtAttack, spec.name, source, spec.norm, library="art", **attrs)

@@ -63,9 +63,7 @@ class Fooling(advkit.Analysis):
         generator = torch.Generator().manual_seed(self.seed)
         x = (lo + (hi - lo) * torch.rand(len(targets), *model.input_shape, generator=generator)).to(model.device)
         reached_at = torch.full((len(targets),), -1)
-        was_training = model.training
-        model.eval()
-        try:
+        with advkit.eval_mode(model):
             for step in range(self.max_steps + 1):
                 x = x.detach().requires_grad_(True)
                 log_p = torch.log_softmax(model(x), 1).gather(1, targets[:, None]).squeeze(1)
@@ -76,8 +74,6 @@ class Fooling(advkit.Analysis):
                 (grad,) = torch.autograd.grad(log_p.sum(), x)
                 active = (~done).to(x.device).view(-1, *[1] * (x.ndim - 1))
                 x = (x + self.step_size * (hi - lo) * grad.sign() * active).clamp(lo, hi)
-        finally:
-            model.train(was_training)
         return x.detach(), reached_at
 
     def _targets(self, num_classes: int):

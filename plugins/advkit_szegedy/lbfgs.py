@@ -34,6 +34,7 @@ class LBFGS(advkit.Attack):
     name = "lbfgs"
     norm = "L2"
     targeted = True
+    budget_param = None  # no epsilon ball: the L2 size is what it minimises
     quick_params = {"max_iter": 15, "bracket_steps": 2, "bisections": 1}
 
     def __init__(self, model, c_init: float = 0.1, bracket_steps: int = 6, bisections: int = 7,

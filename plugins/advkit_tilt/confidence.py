@@ -22,6 +22,8 @@ class ConfidenceAttack(advkit.Attack):
 
     name = "confidence"
     norm = "L2"
+    targeted = True
+    budget_param = None  # no eps ball
     quick_params = {"max_steps": 10, "step": 0.5}
 
     def __init__(self, model, confidence: float = 0.95, step: float = 0.1, max_steps: int = 200,

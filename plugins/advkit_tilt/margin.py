@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import torch
 
+import advkit
+
 
 def margin_and_gradient(model, x, classes, batch_size: int = 256):
     """s(x) and grad_x s(x) for every input (float64 on the CPU); the model's mode and grads are left alone."""
     i, j = classes
     device = model.device
     values, grads = [], []
-    was_training = model.training
-    model.eval()
-    try:
+    with advkit.eval_mode(model):
         for start in range(0, len(x), batch_size):
             xb = x[start:start + batch_size].to(device).float().requires_grad_(True)
             logits = model(xb)
@@ -20,8 +20,6 @@ def margin_and_gradient(model, x, classes, batch_size: int = 256):
             (grad,) = torch.autograd.grad(s.sum(), xb)
             values.append(s.detach().double().cpu())
             grads.append(grad.double().cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(values), torch.cat(grads)
 
 

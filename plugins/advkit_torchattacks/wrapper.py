@@ -115,8 +115,6 @@ class TorchattacksAttack(advkit.LibraryAttack):
                 raise advkit.UsageError(f"attack {self.name!r}: norm must be one of {', '.join(self.spec.norms)}, "
                                         f"got {self.params.get('norm')!r}")
             self.norm = self.params["norm"]  # the instance measures in the norm it was given
-        if self.spec.ball != "eps":
-            self.eps = self.params[self.spec.ball]
 
     def library_params(self) -> dict:
         """The constructor arguments of the torchattacks class, in [0, 1] units."""
@@ -178,9 +176,15 @@ def _Composed(model, transform):
 def make_class(spec: Spec) -> type:
     """A registered advkit attack class for one catalogue row."""
     source = (f"torchattacks.attacks.{spec.name}", spec.cls)
-    norm = advkit.source_class(*source).signature.parameters["norm"].default if spec.norms else spec.norm
+    accepted = advkit.source_class(*source).signature.parameters
+    norm = accepted["norm"].default if spec.norms else spec.norm
     attrs = {"spec": spec, "black_box": spec.black_box, "targeted": spec.targeted,
-             "quick_params": dict(spec.quick_params)}
+             "quick_params": dict(spec.quick_params),
+             # torchattacks' names: the budget, PGD-style step size `alpha` over `steps`, the `norm` switch
+             "budget_param": spec.ball if spec.ball in accepted else None,
+             "step_param": "alpha" if "alpha" in accepted else None,
+             "iterations_param": "steps" if "steps" in accepted else None,
+             "norm_param": "norm" if spec.norms else None}
     if not spec.targeted:
         attrs["perturb"] = lambda self, x, y: TorchattacksAttack.perturb(self, x, y)
     return advkit.library_class(TorchattacksAttack, spec.name, source, norm, library="torchattacks", **attrs)

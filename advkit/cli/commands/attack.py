@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from advkit.cli.options import (
     data_options,
     device_option,
-    emit_json,
-    info,
     json_option,
     model_options,
     params_option,
     parse_params,
     progress_enabled,
-    table,
+    show,
+    wrote,
 )
 
 
@@ -42,52 +39,26 @@ def attack_command(attack_name, model_spec, bounds, mean, std, data_spec, split,
     With no --model/--data it runs on the embedded default: digits and a small CNN
     trained and cached on first use.
     """
-    from advkit.attacks.figures import examples_figure
-    from advkit.attacks.runner import attack
-    from advkit.reporting.files import write_json, write_npz
-    from advkit.reporting.provenance import versions
-    from advkit.workflows.inputs import load_inputs
+    from advkit.workflows.from_specs import ATTACK_FILES, attack_from_specs
 
     params = parse_params(raw_params)
     if eps is not None:
         params["eps"] = eps
     if steps is not None:
         params["steps"] = str(steps)
-    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
-                         bounds=bounds, mean=mean, std=std)
-    data = inputs.data
-    result = attack(attack_name, inputs.model, data.x, data.y, targets=target_mode, batch_size=batch_size,
-                    seed=seed, progress=progress_enabled(), **params)
-    plugin = result.attack.split(".")[0]
-    summary = {
-        **result.summary(),
-        "plugin": plugin,
-        "model": inputs.model_spec,
-        "data": data.describe(),
-        "seed": seed,
-        "versions": versions([plugin]),
-    }
-    if target_mode is not None:
-        summary["target_mode"] = target_mode
+    _, summary = attack_from_specs(attack_name, model_spec, data_spec, split=split, n=n, seed=seed, device=device,
+                                   bounds=bounds, mean=mean, std=std, targets=target_mode, batch_size=batch_size,
+                                   params=params, progress=progress_enabled(), out=out_dir)
     if out_dir:
-        out = Path(out_dir)
-        write_json(out / "result.json", summary)
-        arrays = dict(x_adv=result.x_adv.numpy(), y=result.y.numpy(), pred_clean=result.pred_clean.numpy(),
-                      pred_adv=result.pred_adv.numpy())
-        if result.targets is not None:
-            arrays["targets"] = result.targets.numpy()
-        write_npz(out / "adversarial.npz", **arrays)
-        examples_figure(out / "examples.png", result, inputs.model, data.class_names)
-        info(f"wrote {out / 'result.json'}, {out / 'adversarial.npz'}, {out / 'examples.png'}")
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(render(summary))
+        wrote(out_dir, ATTACK_FILES)
+    show(summary, as_json=as_json, render=render)
 
 
 def render(s: dict) -> str:
+    from advkit.reporting.text import pairs, table
+
     p = s["perturbation"]
-    params = ", ".join(f"{k}={_short(v)}" for k, v in s["params"].items())
+    params = pairs(s["params"])
     rows = [
         ("attack", f"{s['attack']} ({params})" if params else s["attack"]),
         ("model", str(s["model"])),
@@ -101,7 +72,3 @@ def render(s: dict) -> str:
         ("seconds", f"{s['seconds']:.2f} ({s['samples_per_second']} samples/s, {s['device']})"),
     ]
     return table(rows)
-
-
-def _short(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

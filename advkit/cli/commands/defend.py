@@ -7,14 +7,13 @@ import click
 from advkit.cli.options import (
     data_options,
     device_option,
-    emit_json,
     info,
     json_option,
     model_options,
     params_option,
     parse_params,
     progress_enabled,
-    table,
+    show,
 )
 
 
@@ -66,20 +65,17 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
                                    params=parse_params(raw_params), eval_attack=eval_attack,
                                    eval_params=eval_params, out=Path(out), resume=resume,
                                    progress=progress_enabled())
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(render(summary, model_spec or "default"))
+    show(summary, as_json=as_json, render=lambda s: render(s, model_spec or "default"))
     for warning in summary["warnings"]:
         info(f"warning: {warning}")
     info(f"saved {out} and {Path(out).with_suffix('.json')}")
 
 
 def render(s: dict, model_spec: str) -> str:
+    from advkit.reporting.text import pairs, table
+
     before, after = s["before"], s["after"]
-    params = ", ".join(f"{k}={v}" for k, v in s["params"].items())
-    evaluation = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                           for k, v in s["eval"]["params"].items())
+    params, evaluation = pairs(s["params"]), pairs(s["eval"]["params"])
     rows = [("defense", f"{s['defense']} ({params})"), ("model", model_spec),
             ("data", f"{s['data']['train']['name']}: train n={s['data']['train']['n']}, test n={s['eval']['n']}"),
             ("eval attack", f"{s['eval']['attack']} ({evaluation})"), ("", "before -> after")]

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from advkit.cli.options import (
     data_options,
     device_option,
-    emit_json,
     float_list,
     info,
     json_option,
     model_options,
     progress_enabled,
+    show,
+    wrote,
 )
 
 
@@ -46,28 +45,16 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
     one), and inside an attack a sample stops being computed once it is fooled. Warnings
     (gradient masking, unconverged attacks, ...) follow Carlini et al. 2019.
     """
-    from advkit.evaluation.cascade import evaluate
-    from advkit.reporting.provenance import versions
-    from advkit.workflows.inputs import load_inputs
+    from advkit.evaluation.report import FILES
+    from advkit.workflows.from_specs import evaluate_from_specs
 
-    inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
-                         bounds=bounds, mean=mean, std=std)
-    data = inputs.data
-    started = time.time()
-    evaluation = evaluate(inputs.model, data.x, data.y, attacks, eps, norm=norm, cascade=not full,
-                          batch_size=batch_size, seed=seed, probe=probe, progress=progress_enabled())
-    summary = {"model": inputs.model_spec, "data": data.describe(), **evaluation.summary(),
-               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-               "seconds": round(time.time() - started, 3), "versions": versions()}
+    evaluation, summary = evaluate_from_specs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
+                                              bounds=bounds, mean=mean, std=std, attacks=attacks, eps=eps,
+                                              norm=norm, full=full, probe=probe, batch_size=batch_size,
+                                              progress=progress_enabled(), out=out_dir)
     if out_dir:
-        from advkit.evaluation.report import write_reports
-
-        written = write_reports(out_dir, evaluation, inputs.model, summary, data.class_names)
-        info(f"wrote {out_dir}: " + ", ".join(path.name for path in written))
-    if as_json:
-        emit_json(summary)
-    else:
-        click.echo(render(summary))
+        wrote(out_dir, FILES)
+    show(summary, as_json=as_json, render=render)
     if strict and evaluation.warnings:
         info(f"--strict: {len(evaluation.warnings)} sanity warning(s): "
              + ", ".join(w.code for w in evaluation.warnings))
@@ -77,12 +64,12 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
 
 def render(summary: dict) -> str:
     from advkit.evaluation.report import checks_verdict, cost_lines, table_rows
+    from advkit.reporting.text import table
 
     header, rows = table_rows(summary)
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
     lines = [f"{summary['model']} on {summary['data']['name']}: n={summary['n']}, clean accuracy "
              f"{summary['clean_accuracy']:.1%}, norm {summary['norm']}, {summary['mode']}", ""]
-    lines += ["  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in [header, *rows]]
+    lines += [table(rows, header, align=">")]
     lines += ["", *cost_lines(summary), ""]
     lines += [f"warning {w['code']}: {w['meaning']} ({w['detail']}). {w['advice']}" for w in summary["warnings"]] \
         or [f"sanity checks: {checks_verdict(summary)}"]

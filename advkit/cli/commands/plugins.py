@@ -19,7 +19,11 @@ def plugins_command(as_json):
     if as_json:
         emit_json(rows)
         return
+    from advkit.reporting.text import table
+
+    lines = []
     for row in rows:
         counts = ", ".join(f"{len(v)} {k}" for k, v in row["registered"].items()) or "nothing registered"
-        status = f"ERROR: {row['error']}" if row["error"] else counts
-        click.echo(f"{row['name']:<14} {row['version'] or '-':<10} {status}")
+        lines.append((row["name"], row["version"] or "-", f"ERROR: {row['error']}" if row["error"] else counts))
+    if lines:
+        click.echo(table(lines))

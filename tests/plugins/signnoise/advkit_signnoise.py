@@ -1,6 +1,8 @@
 # advkit_signnoise.py: a complete third-party plugin
 import torch
+
 import advkit
+
 
 class SignNoise(advkit.Attack):
     """Random +-eps sign noise: a baseline that rarely fools a model."""
