@@ -31,6 +31,7 @@ API = {
     # models and data
     "Model": ("advkit.models.model", "a network with input shape, classes, bounds and normalization"),
     "load_model": ("advkit.models.load", "a model from a `--model` spec"),
+    "default_model": ("advkit.training.default", "the default CNN on digits, trained and cached on first use"),
     "save_model": ("advkit.models.checkpoints", "save a model as a safe checkpoint"),
     "eval_mode": ("advkit.models.inference", "context manager: eval mode, every module's flag restored"),
     "predict": ("advkit.models.inference", "predicted classes, batched, in eval mode"),
@@ -47,6 +48,7 @@ API = {
     "make_attack": ("advkit.attacks.runner", "an attack instance with checked parameters"),
     "madry_step": ("advkit.attacks.runner", "the default PGD step size, 2.5 * eps / steps"),
     "choose_targets": ("advkit.attacks.targets", "target labels for a targeted attack"),
+    "perturbation_size": ("advkit.attacks.norms", "per-sample size of perturbations in a norm (Linf, L2, L1, L0)"),
     # training and defending
     "train": ("advkit.training.loop", "the one training loop"),
     "TrainConfig": ("advkit.training.loop", "epochs, learning rate, batch size, seed of a training run"),
@@ -56,11 +58,14 @@ API = {
     "gradient_statistics": ("advkit.training.defend", "logit norms and the share of zero input gradients"),
     # evaluating
     "evaluate": ("advkit.evaluation.cascade", "robust accuracy per attack and eps, and the worst case"),
+    # progress
+    "progress": ("advkit.reporting.progress", "progress of a long loop in samples: a bar or plain lines on stderr"),
+    "progress_mode": ("advkit.reporting.progress", "context manager: the progress mode (auto, bar, plain, none)"),
     # figures
     "pyplot": ("advkit.reporting.figures", "matplotlib.pyplot on the Agg backend"),
     "image": ("advkit.reporting.figures", "show one image on an axis"),
 }
-_ATTRIBUTE = {"save_model": "save"}  # public names that differ from the name in their module
+_ATTRIBUTE = {"save_model": "save", "perturbation_size": "size"}  # public names that differ from the name in their module
 _EAGER = {"hookimpl", "AdvkitError", "AttackContractError", "DataError", "ModelError", "PluginError", "UsageError"}
 
 __all__ = ["__version__", "AdvkitError", "AttackContractError", "DataError", "ModelError", "PluginError",

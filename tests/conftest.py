@@ -78,5 +78,6 @@ def default_model():
 @pytest.fixture(scope="session")
 def mnist_dir():
     if not MNIST_DIR.is_dir():
-        pytest.skip("../shared/data/mnist is not available")
+        pytest.skip(f"needs MNIST in {MNIST_DIR} (not there): `advkit download mnist {MNIST_DIR}` "
+                    "(needs a network) runs these tests")
     return MNIST_DIR

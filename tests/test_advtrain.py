@@ -76,7 +76,7 @@ def test_pgd_training_defaults_to_madry(digits):
 @pytest.mark.parametrize("attack_params, expected", [
     ("steps=20", {"steps": 20, "alpha": pytest.approx(2.5 * 0.3 / 20), "random_start": True}),
     ("alpha=0.01,random_start=false", {"steps": 7, "alpha": 0.01, "random_start": False}),
-    ("eps=0.05,seed=5", {"eps": 0.05, "steps": 7, "alpha": pytest.approx(2.5 * 0.3 / 7)}),
+    ("eps=0.05,seed=5", {"eps": 0.05, "steps": 7, "alpha": pytest.approx(2.5 * 0.05 / 7)}),  # the eps it runs with
 ])
 def test_attack_params_win_over_the_defaults(attack_params, expected, digits):
     defense, _, _ = advkit.make_defense("pgd-training", eps=0.3, attack_params=attack_params)

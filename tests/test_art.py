@@ -120,7 +120,7 @@ def test_targeted_art_attack_reaches_its_targets(pixel_model, batch):
 def test_listing_shows_black_box_and_norms(cli):
     out = cli("list", "attacks", "--json")
     assert out.code == 0, out.stderr
-    entries = {e["name"]: e for e in json.loads(out.stdout)}
+    entries = {e["name"]: e for e in json.loads(out.stdout)["attacks"]}
     art = {name: e for name, e in entries.items() if e["plugin"] == "art"}
     assert len(art) >= 30
     for name in ("art.square", "art.hopskipjump", "art.boundary", "art.simba", "art.zoo", "art.pixel"):
@@ -158,8 +158,30 @@ def test_from_art_refuses_what_it_cannot_keep(default_model):
 
     with pytest.raises(advkit.ModelError, match="SpatialSmoothing"):
         advkit.from_art(art_estimator(default_model, preprocessing_defences=SpatialSmoothing()))
-    with pytest.raises(advkit.UsageError, match="advkit Model"):
+    with pytest.raises(advkit.UsageError, match="input_shape"):
         advkit.to_art(nn.Linear(64, 10))
+    with pytest.raises(advkit.UsageError, match="nn.Module"):
+        advkit.to_art(lambda x: x, input_shape=(1, 8, 8))
+
+
+def test_to_art_takes_a_plain_module_with_its_shape_classes_and_bounds(default_model, batch):
+    x, y = batch
+    net = default_model.net  # the bare network, without advkit's Model around it
+    estimator = advkit.to_art(net, input_shape=(1, 8, 8), nb_classes=10, bounds=(0, 1))
+    assert isinstance(estimator, PyTorchClassifier)
+    assert estimator.input_shape == (1, 8, 8) and estimator.nb_classes == 10
+    assert tuple(map(float, estimator.clip_values)) == (0.0, 1.0)
+    assert torch.allclose(torch.from_numpy(estimator.predict(x.numpy())), advkit.logits_of(net, x), atol=1e-5)
+    attack = ProjectedGradientDescent(estimator, eps=0.2, eps_step=0.05, max_iter=5, verbose=False)
+    x_adv = attack.generate(x.numpy())
+    assert np.abs(x_adv - x.numpy()).max() <= 0.2 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    fooled = (estimator.predict(x_adv).argmax(1) != y.numpy()).mean()
+    assert fooled > (estimator.predict(x.numpy()).argmax(1) != y.numpy()).mean()
+    inferred = advkit.to_art(nn.Sequential(nn.Flatten(), nn.Linear(64, 7)), input_shape=(1, 8, 8))
+    assert inferred.nb_classes == 7 and tuple(map(float, inferred.clip_values)) == (0.0, 1.0)
+    with pytest.raises(advkit.UsageError, match="disagrees"):
+        advkit.to_art(default_model, nb_classes=3)
+    assert advkit.to_art(default_model, input_shape=(1, 8, 8), nb_classes=10).nb_classes == 10
 
 
 def test_bad_art_parameters_are_usage_errors(pixel_model, batch):

@@ -139,7 +139,7 @@ def test_listing_shows_targeted_for_every_attack(cli):
 
     out = cli("list", "attacks", "--json")
     assert out.code == 0, out.stderr
-    listed = json.loads(out.stdout)
+    listed = json.loads(out.stdout)["attacks"]
     assert len(listed) == len(_attacks()) and {e["plugin"] for e in listed} >= {"torchattacks", "art"}
     missing = [e["name"] for e in listed if not isinstance(e.get("targeted"), bool)]
     assert not missing, f"no `targeted` in the listing of {missing}"
@@ -184,3 +184,107 @@ def test_cuda(default_model, digits):
         assert result.device.startswith("cuda") and result.robust_accuracy <= result.clean_accuracy
     finally:
         default_model.to("cpu")
+
+
+class WeightEditor(advkit.Attack):
+    """Changes the model it attacks, in one of several ways (a hostile or buggy plugin)."""
+
+    name = "weight-editor"
+    norm = "Linf"
+    how = "no_grad"
+
+    def __init__(self, model, eps: float = 0.1):
+        super().__init__(model)
+        self.eps = eps
+
+    def perturb(self, x, y):
+        layer = self.model.net[1]
+        if self.how == "no_grad":
+            with torch.no_grad():
+                layer.weight.mul_(0.0)
+        elif self.how == "data":
+            layer.weight.data[0, 0] += 1.0  # through .data: no version bump
+        elif self.how == "replace":
+            layer.weight = torch.nn.Parameter(torch.zeros_like(layer.weight))
+        elif self.how == "raise":
+            layer.bias.data.fill_(5.0)
+            raise RuntimeError("gave up")
+        return x
+
+
+def _small_model():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    return advkit.Model(net, (1, 8, 8), 10)
+
+
+@pytest.mark.parametrize("how", ["no_grad", "data", "replace"])
+def test_an_attack_that_changes_the_weights_is_caught_and_undone(how, digits, monkeypatch):
+    model = _small_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    monkeypatch.setattr(WeightEditor, "how", how)
+    with pytest.raises(AttackContractError, match=r"weight-editor.*plugin .*changed the model's weights.*"
+                                                  r"net\.1\.weight.*restored"):
+        WeightEditor(model)(digits.x[:4], digits.y[:4])
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert model.net[1].weight.requires_grad
+    assert list(model.parameters())[0] is model.net[1].weight
+
+
+def test_weights_are_restored_when_perturb_raises(digits, monkeypatch):
+    model = _small_model()
+    bias = model.net[1].bias.clone()
+    monkeypatch.setattr(WeightEditor, "how", "raise")
+    with pytest.raises(AttackContractError, match="net.1.bias"):
+        WeightEditor(model)(digits.x[:4], digits.y[:4])
+    assert torch.equal(model.net[1].bias, bias)
+
+
+def test_large_models_keep_a_fingerprint(digits, monkeypatch):
+    from advkit.attacks.base import WeightGuard
+
+    monkeypatch.setattr(WeightGuard, "COPY_BYTES", 0)
+    for how in ("no_grad", "data"):
+        monkeypatch.setattr(WeightEditor, "how", how)
+        with pytest.raises(AttackContractError, match="too large to keep a copy"):
+            WeightEditor(_small_model())(digits.x[:4], digits.y[:4])
+    monkeypatch.setattr(WeightEditor, "how", "none")
+    model = _small_model()
+    assert torch.equal(WeightEditor(model)(digits.x[:4], digits.y[:4]), digits.x[:4])  # no false alarm
+
+
+def test_batch_norm_statistics_are_buffers_the_attack_must_not_move(digits):
+    class TrainsBatchNorm(advkit.Attack):
+        name = "bn-mover"
+
+        def perturb(self, x, y):
+            self.model.train()
+            self.model(x)  # updates running_mean / running_var
+            return x
+
+    net = torch.nn.Sequential(torch.nn.BatchNorm2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    model = advkit.Model(net, (1, 8, 8), 10).eval()
+    mean = net[0].running_mean.clone()
+    with pytest.raises(AttackContractError, match="running_mean"):
+        TrainsBatchNorm(model)(digits.x[:8], digits.y[:8])
+    assert torch.equal(net[0].running_mean, mean) and not model.training
+
+
+def test_clean_predictions_come_before_the_attack(digits, monkeypatch):
+    from advkit.attacks import runner
+
+    order = []
+
+    class Logged(advkit.Attack):
+        name = "logged"
+
+        def perturb(self, x, y):
+            order.append("perturb")
+            return x
+
+    real = runner.predict
+    monkeypatch.setattr(runner, "predict", lambda *a, **k: order.append("predict") or real(*a, **k))
+    result = runner.run_attack(Logged(_small_model()), digits.x[:8], digits.y[:8])
+    assert order == ["predict", "perturb", "predict"]
+    assert torch.equal(result.pred_clean, result.pred_adv)

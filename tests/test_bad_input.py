@@ -179,3 +179,138 @@ def test_bad_numbers_in_lists(cli):
 def test_train_needs_an_epoch(cli, tmp_path):
     one_line_error(cli("train", "--model", "linear", "--epochs", "0", "--out", tmp_path / "m.safetensors"), 2,
                    "--epochs must be >= 1")
+
+
+def _huge_npy_member(tmp_path):
+    """An .npz whose x.npy header declares 292 GiB (78,383,153,152 float32 values) over 64 bytes."""
+    import io
+    import struct
+    import zipfile
+
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (78383153152,), }"
+    header += " " * (117 - len(header)) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + b"\0" * 64
+    labels = io.BytesIO()
+    np.save(labels, np.arange(10))
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", npy)
+        archive.writestr("y.npy", labels.getvalue())
+    return path
+
+
+def _bad_npz(tmp_path, kind):
+    path = tmp_path / f"{kind}.npz"
+    if kind == "zero-bytes":
+        path.write_bytes(b"")
+    elif kind == "no-arrays":
+        np.savez(path)
+    elif kind == "truncated":
+        _npz(tmp_path, np.zeros((10, 8, 8), np.float32), np.arange(10), "whole.npz")
+        data = (tmp_path / "whole.npz").read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "292-GiB-header":
+        path = _huge_npy_member(tmp_path)
+    return path
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("zero-bytes", "the file is empty (0 bytes)"),
+    ("no-arrays", "must hold arrays 'x' and 'y'"),
+    ("truncated", "not an .npz archive"),
+    ("292-GiB-header", "declares shape [78383153152] (292.0 GiB) but the archive holds 64 bytes"),
+])
+def test_broken_npz_files(cli, tmp_path, kind, message):
+    path = _bad_npz(tmp_path, kind)
+    one_line_error(cli("attack", "--plugin", "fgsm", "--model", "cnn", "--data", path), 1, message)
+
+
+def _png(path, size=(8, 8)):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros(size[::-1], np.uint8)).save(path)
+    return path
+
+
+def test_a_decompression_bomb_png_is_refused_by_name(cli, tmp_path):
+    import struct
+    import zlib
+
+    _png(tmp_path / "pics" / "a" / "ok.png")
+    bomb = _png(tmp_path / "pics" / "b" / "bomb.png")
+    data = bytearray(bomb.read_bytes())  # claim 100000 x 100000 pixels in the IHDR chunk (a 70-byte file)
+    data[16:24] = struct.pack(">II", 100_000, 100_000)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    bomb.write_bytes(bytes(data))
+    one_line_error(cli("attack", "--plugin", "fgsm", "--model", "cnn", "--data", tmp_path / "pics"), 1,
+                   f"refused image {bomb}", "decompression bomb")
+
+
+def test_the_odd_sized_image_is_named(cli, tmp_path):
+    for i in range(3):
+        _png(tmp_path / "pics" / "a" / f"{i}.png")
+        _png(tmp_path / "pics" / "b" / f"{i}.png")
+    odd = _png(tmp_path / "pics" / "b" / "odd.png", size=(9, 8))
+    one_line_error(cli("attack", "--plugin", "fgsm", "--model", "cnn", "--data", tmp_path / "pics"), 1,
+                   f"image {odd} is 9x8 pixels, the others 8x8")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--eps", "1e300"), "eps 1e+300 is too large"),
+    (("--seed", str(2**70)), "--seed"),
+    (("--device", "meta"), "--device 'meta' cannot run models"),
+    (("-p", "seed=5"), "-p seed: 'seed' is advkit's own argument, not a parameter of the attack; use --seed"),
+    (("-p", "batch_size=8"), "use --batch-size"),
+    (("-p", "targets=1"), "use --targeted"),
+    (("-p", "model=cnn"), "use --model"),
+    (("-p", "x=1"), "use --data"),
+    (("-p", "progress=1"), "-p progress: 'progress' is advkit's own argument"),
+    (("-p", "eps=0.1", "--eps", "0.2"), "eps given twice"),
+], ids=lambda v: v if isinstance(v, str) else " ".join(v))
+def test_options_and_colliding_params(cli, args, message):
+    one_line_error(cli("attack", "--plugin", "pgd", "--n", "4", *args), 2, message)
+
+
+def test_colliding_params_of_other_commands(cli, tmp_path):
+    one_line_error(cli("defend", "--plugin", "pgd-at", "--model", "linear", "--epochs", "1", "--out", tmp_path / "d",
+                       "--eval-param", "seed=3"), 2, "-p seed", "use --seed")
+    one_line_error(cli("defend", "--plugin", "pgd-at", "--model", "linear", "--epochs", "1", "--out", tmp_path / "d",
+                       "-p", "kind=x"), 2, "-p kind: 'kind' is advkit's own argument, not a parameter of the defense")
+
+
+def test_a_torchscript_model_failing_at_run_time(cli, tmp_path):
+    class Picky(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(64, 10)
+
+        def forward(self, x):
+            if x.shape[0] > 2:
+                raise RuntimeError("batches over 2 are not supported")
+            return self.fc(x.flatten(1))
+
+    path = tmp_path / "picky.ts"
+    torch.jit.save(torch.jit.script(Picky()), str(path))
+    out = cli("attack", "--plugin", "fgsm", "--model", path, "--n", "8")
+    one_line_error(out, 1, "TorchScript model failed", "batches over 2 are not supported")
+    assert "Traceback of TorchScript" not in out.stderr and "File " not in out.stderr
+
+
+@pytest.mark.parametrize("where", ["on import", "in the factory"])
+def test_a_factory_that_calls_sys_exit(cli, tmp_path, where):
+    body = ("import sys\nsys.exit(3)\n" if where == "on import" else "") + "def build():\n    raise SystemExit(0)\n"
+    (tmp_path / "quits.py").write_text(body)
+    spec = f"{tmp_path / 'quits.py'}:build"
+    one_line_error(cli("attack", "--plugin", "fgsm", "--model", spec, "--n", "4"), 1,
+                   "called sys.exit(3)" if where == "on import" else "build() called sys.exit(0)")
+
+
+def test_an_eof_inside_a_command_is_not_reported_as_interrupted(cli, monkeypatch):
+    from advkit.data import dataset
+
+    def eof(*args, **kwargs):
+        raise EOFError("No data left in file")
+
+    monkeypatch.setattr(dataset, "load_data", eof)
+    one_line_error(cli("attack", "--plugin", "fgsm", "--n", "4"), 1, "unexpected end of input", "No data left")

@@ -96,7 +96,7 @@ def test_docstring_parameter_blocks():
 def _listed(cli) -> dict:
     out = cli("list", "attacks", "--json")
     assert out.code == 0, out.stderr
-    return {e["name"]: e for e in json.loads(out.stdout)}
+    return {e["name"]: e for e in json.loads(out.stdout)["attacks"]}
 
 
 def test_torchattacks_pgd_shows_defaults_as_written_and_documented_parameters(cli):

@@ -252,7 +252,7 @@ def test_listings_do_not_import_torch(args):
 
 def test_list_json_shape():
     _, stdout = _imports("list", "attacks", "--json")
-    entries = json.loads(stdout)
+    entries = json.loads(stdout)["attacks"]
     pgd = next(e for e in entries if e["name"] == "torchattacks.pgd")
     assert pgd["norm"] == "Linf" and pgd["plugin"] == "torchattacks" and pgd["summary"]
     assert {p["name"] for p in pgd["parameters"]} >= {"eps", "alpha", "steps", "random_start"}

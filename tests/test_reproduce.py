@@ -39,7 +39,7 @@ def quick(tmp_path_factory):
 def test_lists_the_five_reproductions(cli):
     result = cli("list", "reproductions", "--json")
     assert result.code == 0
-    assert {e["short_name"] for e in json.loads(result.stdout)} >= set(NAMES)
+    assert {e["short_name"] for e in json.loads(result.stdout)["reproductions"]} >= set(NAMES)
 
 
 def test_tanay_theta_rises_and_d_adv_falls_as_regularisation_weakens(quick, capsys):

@@ -32,7 +32,7 @@ def advkit(site, *args, env=None):
 def test_example_plugin_is_listed_with_its_schema(site):
     out = advkit(site, "list", "attacks", "--json")
     assert out.returncode == 0, out.stderr
-    entry = next(e for e in json.loads(out.stdout) if e["name"] == "signnoise.sign-noise")
+    entry = next(e for e in json.loads(out.stdout)["attacks"] if e["name"] == "signnoise.sign-noise")
     assert entry["norm"] == "Linf"
     assert {p["name"]: p["default"] for p in entry["parameters"]} == {"eps": 0.3, "seed": 0}
 
@@ -58,7 +58,7 @@ def test_attack_leaving_its_ball_is_a_contract_error(site):
 def test_broken_plugins_leave_everything_else_working(site):
     listing = advkit(site, "plugins", "--json")
     assert listing.returncode == 0, listing.stderr
-    infos = {p["name"]: p for p in json.loads(listing.stdout)}
+    infos = {p["name"]: p for p in json.loads(listing.stdout)["plugins"]}
     assert "advkit_dependency_that_does_not_exist" in infos["broken"]["error"]
     assert "registration exploded" in infos["badhook"]["error"]
     assert infos["signnoise"]["error"] is None
@@ -75,6 +75,6 @@ def test_strict_mode_reraises(site):
 
 def test_load_plugins_restricts_loading(site):
     only = advkit(site, "plugins", "--json", env={"ADVKIT_LOAD_PLUGINS": "signnoise"})
-    assert {p["name"] for p in json.loads(only.stdout)} == {"advkit", "signnoise"}
+    assert {p["name"] for p in json.loads(only.stdout)["plugins"]} == {"advkit", "signnoise"}
     none = advkit(site, "plugins", "--json", env={"ADVKIT_LOAD_PLUGINS": ""})
-    assert {p["name"] for p in json.loads(none.stdout)} == {"advkit"}
+    assert {p["name"] for p in json.loads(none.stdout)["plugins"]} == {"advkit"}

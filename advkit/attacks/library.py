@@ -14,6 +14,17 @@ from advkit.attacks.base import Attack
 from advkit.plugins.source import first_paragraph, source_class
 
 
+class _ClassSignature:
+    """`inspect.signature(cls)` of a generated class: `(model, *, <the wrapped class's parameters>)`,
+    computed on access from the library's source (keyword-only: the wrapper takes them as `**params`)."""
+
+    def __get__(self, obj, cls) -> inspect.Signature:
+        if obj is not None or "source" not in dir(cls):
+            raise AttributeError("__signature__")
+        keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in cls.signature().parameters.values()]
+        return inspect.Signature([inspect.Parameter("model", inspect.Parameter.POSITIONAL_OR_KEYWORD), *keyword])
+
+
 class LibraryAttack(Attack):
     """Base of generated wrappers: `source` = (module, class) wrapped, `hidden` = arguments advkit supplies.
 
@@ -23,6 +34,7 @@ class LibraryAttack(Attack):
 
     source: tuple[str, str]
     hidden: tuple[str, ...] = ()
+    __signature__ = _ClassSignature()
 
     def __init__(self, model, **params):
         super().__init__(model)

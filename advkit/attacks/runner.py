@@ -8,6 +8,7 @@ from typing import Any
 
 from advkit.attacks import norms
 from advkit.attacks.base import Attack
+from advkit.attacks.steps import STEP_RULE, derive_step, madry_step  # noqa: F401 (public here)
 from advkit.data.dataset import check_batch, check_labels
 from advkit.errors import UsageError
 from advkit.models.inference import device_of, logits_of, predict
@@ -32,6 +33,7 @@ class AttackResult:
     targets: Any = None
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+    derived: dict = field(default_factory=dict)  # parameters derived rather than given: {name: rule}
 
     @property
     def n(self) -> int:
@@ -63,6 +65,7 @@ class AttackResult:
         return {
             "attack": self.attack,
             "params": self.params,
+            "derived": dict(self.derived),
             "n": self.n,
             "targeted": self.targets is not None,
             "clean_accuracy": self.clean_accuracy,
@@ -106,33 +109,46 @@ def rates(y, pred_clean, pred_adv, success, targets=None) -> tuple[float, float]
 
 
 def _mean(t) -> float:
-    return float(t.mean()) if len(t) else 0.0
+    """The mean in float64, kept inside [min, max] (a float32 mean of equal values can exceed them)."""
+    if not len(t):
+        return 0.0
+    t = t.double()
+    return float(t.mean().clamp(t.min(), t.max()))
 
 
 def _max(t) -> float:
     return float(t.max()) if len(t) else 0.0
 
 
-def run_attack(attack: Attack, x, y, *, targets=None, batch_size: int = 256, progress: bool = False,
+def run_attack(attack: Attack, x, y, *, targets=None, batch_size: int = 256, progress=None,
                name: str | None = None, params: dict | None = None) -> AttackResult:
-    """Run `attack` over `x, y` in batches on the model's device and measure every sample."""
+    """Run `attack` over `x, y` in batches on the model's device and measure every sample.
+
+    `progress`: a mode (auto, bar, plain, none), True/False, None (the ambient mode) or a running
+    `advkit.progress` to advance (`advkit.reporting.progress`); it counts attacked samples.
+    """
     import torch
-    from tqdm.auto import tqdm
+
+    from advkit.reporting.progress import track
 
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     model = attack.model
     device = device_of(model)
+    pred_clean = predict(model, x, batch_size)  # before the attack runs: never the model an attack left behind
     outputs, started = [], time.perf_counter()
-    batches = range(0, len(x), batch_size)
-    for start in tqdm(batches, desc=name or attack.name, unit="batch", disable=not progress, leave=False):
-        xb = x[start:start + batch_size].to(device)
-        yb = y[start:start + batch_size].to(device)
-        tb = None if targets is None else targets[start:start + batch_size].to(device)
-        outputs.append(attack(xb, yb, targets=tb))
+    budget = (params or {}).get(getattr(attack, "budget_param", "eps"))
+    label = f"attack {name or attack.name}" + (f" eps={budget:g}" if isinstance(budget, (int, float)) else "")
+    with track(progress, len(x), label) as meter:
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size].to(device)
+            yb = y[start:start + batch_size].to(device)
+            tb = None if targets is None else targets[start:start + batch_size].to(device)
+            outputs.append(attack(xb, yb, targets=tb))
+            meter.update(len(xb))
     x_adv = torch.cat(outputs) if outputs else x.clone()
     seconds = time.perf_counter() - started
-    pred_clean, pred_adv = predict(model, x, batch_size), predict(model, x_adv, batch_size)
+    pred_adv = predict(model, x_adv, batch_size)
     delta = (x_adv.cpu() - x.cpu()).flatten(1)
     y_cpu = y.cpu()
     success = pred_adv == (targets.cpu() if targets is not None else y_cpu)
@@ -154,22 +170,48 @@ def get_attack(name: str) -> type:
 
 
 def make_attack(name: str, model, *, seed: int | None = None, **params):
-    """Instantiate attack `name` on `model`: (attack, qualified name, effective parameters)."""
-    return instantiate("attacks", name, model, seed=seed, **params)
+    """Instantiate attack `name` on `model`: (attack, qualified name, effective parameters).
+
+    A declared step size (`step_param`) not in `params` follows eps: `madry_step(eps, iterations)`
+    (`advkit.attacks.steps.derive_step`, the one rule every command uses)."""
+    params, _ = derive_step(get_attack(name), params)
+    made = instantiate("attacks", name, model, seed=seed, **params)
+    check_budget(made[0], made[1])
+    return made
 
 
-def madry_step(eps: float, steps: int) -> float:
-    """PGD's step size when none is given: 2.5 * eps / steps (Madry et al. 2018)."""
-    return 2.5 * eps / max(1, int(steps))
+def check_budget(instance, qualified: str) -> None:
+    """Refuse an eps larger than any perturbation inside the model's bounds can be: for Linf the
+    bounds' range (hi - lo), for L2 the box's diagonal (hi - lo) * sqrt(C*H*W), for L1 (hi - lo) * C*H*W."""
+    import math
+    import numbers
+
+    budget = instance.budget_param
+    eps = getattr(instance, budget, None) if budget else None
+    if not isinstance(eps, numbers.Real) or isinstance(eps, bool):
+        return
+    norm = instance.norm
+    if instance.norm_param and isinstance(getattr(instance, "params", None), dict):
+        norm = instance.params.get(instance.norm_param, norm)
+    lo, hi = instance.bounds
+    size = math.prod(getattr(instance.model, "input_shape", ()) or (1,))
+    limit = {"Linf": hi - lo, "L2": (hi - lo) * math.sqrt(size), "L1": (hi - lo) * size}.get(str(norm))
+    if limit is not None and float(eps) > limit * (1 + 1e-6):
+        raise UsageError(f"attack {qualified!r}: {budget} {float(eps):g} is larger than any {norm} perturbation "
+                         f"inside the model's bounds [{lo:g}, {hi:g}] can be (at most {limit:.4g}); eps is in "
+                         "input units: 8/255 is 8 grey levels of 0-255 images in [0, 1]")
 
 
 def attack(name: str, model, x, y, *, targets=None, batch_size: int = 256, seed: int = 0,
-           progress: bool = False, **params) -> AttackResult:
+           progress=None, **params) -> AttackResult:
     """Run attack `name` on `model` over `x` (N x C x H x W, inside the model's bounds) and labels `y`.
 
     `targets`: None (untargeted), a tensor of target classes, or a mode: "random",
     "least-likely", "next" or a class number. `seed` seeds torch/NumPy/Python and is passed to
-    attacks that take one. A plain `nn.Module` is treated as taking inputs in [0, 1].
+    attacks that take one. A plain `nn.Module` is treated as taking inputs in [0, 1]. `progress`
+    (samples attacked, on stderr): auto, bar, plain, none, True/False, or a running `advkit.progress`
+    to advance; None (default) is the ambient mode (`advkit.progress_mode`), auto unless set: a bar on
+    a terminal, else a plain line every few seconds once the run takes longer than that.
     """
     import torch
 
@@ -182,11 +224,14 @@ def attack(name: str, model, x, y, *, targets=None, batch_size: int = 256, seed:
     y = torch.as_tensor(y).long()
     check_batch(model, x, y)
     seed_everything(seed)
+    params, derived = derive_step(get_attack(name), params)
     instance, qualified, bound = make_attack(name, model, seed=seed, **params)
     if targets is not None and not isinstance(targets, torch.Tensor):
         logits = logits_of(model, x, batch_size)
         targets = choose_targets(targets, logits, y, torch.Generator().manual_seed(seed))
     if targets is not None:
         check_labels(torch.as_tensor(targets), model.num_classes, what="targets")
-    return run_attack(instance, x, y, targets=targets, batch_size=batch_size, progress=progress,
-                      name=qualified, params=bound)
+    result = run_attack(instance, x, y, targets=targets, batch_size=batch_size, progress=progress,
+                        name=qualified, params=bound)
+    result.derived = derived
+    return result

@@ -2,10 +2,17 @@
 
 Errors become one line on stderr and an exit code (2 usage, 1 runtime, 130 interrupted);
 `ADVKIT_DEBUG=1` shows the traceback instead.
+
+Plugins are loaded lazily: `advkit --help`, `--version` and the built-in commands' `--help` import none,
+and a built-in command name always means the built-in command. Commands added by plugins
+(`register_commands`) are looked up only when a name that is not built-in is invoked (and listed by
+`advkit plugins`). While a built-in command runs, `sys.stdout` is stderr: whatever a library or plugin
+prints lands there, and only the command's own output (`advkit.cli.options.out`) reaches stdout.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -27,7 +34,27 @@ COMMANDS = [attack_command, train_command, list_command, plugins_command, downlo
             defend_command, evaluate_command, reproduce_command]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class AdvkitGroup(click.Group):
+    """Built-in commands first; a name that is not built-in loads the plugins and their commands."""
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in _BUILTIN:  # a snapshot: a plugin that edits `cli.commands` still cannot replace one
+            return _BUILTIN[cmd_name]
+        if cmd_name in self.commands:  # added in Python (`cli.add_command`) by the program embedding advkit
+            return self.commands[cmd_name]
+        from advkit.plugins.registry import registry
+
+        return registry().commands().get(cmd_name)
+
+    def list_commands(self, ctx):
+        return sorted(set(_BUILTIN) | set(self.commands))
+
+
+_BUILTIN: dict[str, click.Command] = {}
+
+
+@click.group(cls=AdvkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="Commands added by plugins run as `advkit NAME`; `advkit plugins` lists them.")
 @click.version_option(__version__, "--version", prog_name="advkit")
 def cli():
     """advkit: how robust is this model, and does this defense really help?
@@ -37,21 +64,38 @@ def cli():
     """
 
 
+def _guard_stdout(command: click.Command) -> click.Command:
+    """Run `command`'s callback with sys.stdout sent to stderr (its own output goes through `options.out`)."""
+    from advkit.cli.options import stdout_to_stderr
+
+    callback = command.callback
+    if callback is None or getattr(callback, "_stdout_guarded", False):
+        return command
+
+    def guarded(*args, **kwargs):
+        with stdout_to_stderr():
+            return callback(*args, **kwargs)
+
+    guarded._stdout_guarded = True
+    command.callback = functools.update_wrapper(guarded, callback)
+    return command
+
+
 for _command in COMMANDS:
-    cli.add_command(_command)
+    cli.add_command(_guard_stdout(_command))
+    _BUILTIN[_command.name] = _command
 
 
-def _add_plugin_commands() -> None:
-    from advkit.plugins.registry import registry, strict
+def interrupted_message(argv) -> str:
+    """What Ctrl-C prints: `--resume` is named only for a command that has it (train, defend)."""
+    import sys
 
-    reg = registry()
-    for impl in reg.pm.hook.register_commands.get_hookimpls():
-        try:
-            impl.function(**{arg: cli for arg in impl.argnames})
-        except Exception as exc:
-            if strict():
-                raise
-            reg.infos[impl.plugin_name].errors.append(f"register_commands failed: {type(exc).__name__}: {exc}")
+    args = list(sys.argv[1:] if argv is None else argv)
+    name = next((str(a) for a in args if not str(a).startswith("-")), None)
+    command = cli.commands.get(name) if name else None
+    if command is not None and any(p.name == "resume" for p in command.params):
+        return f"interrupted (rerun the same `advkit {name}` with --resume to continue from the last epoch)"
+    return "interrupted"
 
 
 def debug() -> bool:
@@ -61,7 +105,6 @@ def debug() -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `advkit` console script."""
     try:
-        _add_plugin_commands()
         code = cli.main(args=argv, prog_name="advkit", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:
@@ -71,20 +114,42 @@ def main(argv: list[str] | None = None) -> int:
             raise
         click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("interrupted (runs with checkpoints continue with --resume)", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        if isinstance(exc.__context__, EOFError) and not isinstance(exc, KeyboardInterrupt):
+            # click turns an EOFError (a truncated file, not Ctrl-C) into Abort
+            if debug():
+                raise
+            click.echo(f"error: unexpected end of input: {one_line(exc.__context__) or 'EOFError'} "
+                       "(set ADVKIT_DEBUG=1 for the traceback)", err=True)
+            return 1
+        click.echo(interrupted_message(argv), err=True)
         return 130
     except AdvkitError as exc:
         if debug():
             raise
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(exc)}", err=True)
         return exc.exit_code
     except Exception as exc:  # unexpected: still one line, the traceback on request
         if debug():
             raise
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set ADVKIT_DEBUG=1 for the traceback)",
+        if "TorchScript" in str(exc):
+            click.echo(f"error: the TorchScript model failed: {one_line(exc)} "
+                       "(set ADVKIT_DEBUG=1 for the TorchScript traceback)", err=True)
+            return 1
+        click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc)} (set ADVKIT_DEBUG=1 for the traceback)",
                    err=True)
         return 1
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line: a TorchScript traceback gives its last line (the error
+    raised inside the model), any other multi-line message its first."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    if "TorchScript" in str(exc):  # "PREFIX: The following operation failed in the TorchScript interpreter. ..."
+        return lines[0].split("The following operation failed")[0] + lines[-1]
+    return lines[0]
 
 
 def run() -> None:

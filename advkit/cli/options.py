@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 
 import click
+
+
+SEED = click.IntRange(0, 2**32 - 1)  # --seed: every generator takes it (training derives per-epoch seeds from it)
 
 
 def float_list(count: int | None = None):
@@ -51,7 +55,7 @@ def data_options(default_split: str = "test"):
         @click.option("--split", type=click.Choice(["train", "test", "all"]), default=default_split,
                       show_default=True, help="Split of the data source, where it has one.")
         @click.option("--n", type=int, default=None, help="Use the first N samples after a seeded shuffle.")
-        @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random generator.")
+        @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for every random generator.")
         @functools.wraps(f)
         def wrapper(*args, **kwargs):
             return f(*args, **kwargs)
@@ -79,10 +83,37 @@ def parse_params(raw: tuple[str, ...]) -> dict[str, str]:
     return parse_key_values(raw, what="-p parameters")
 
 
+_real_stdout: list = []  # sys.stdout as it was before `stdout_to_stderr`, innermost last
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """While a command works, `sys.stdout` is stderr: what libraries and plugins print cannot corrupt
+    the `--json` object; the command's own output goes through `out` to the real stdout. (Writes to
+    file descriptor 1 from C code or child processes are not redirected.)"""
+    real = sys.stdout
+    _real_stdout.append(real)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = real
+        _real_stdout.pop()
+
+
+def out(text: str) -> None:
+    """A line of the command's own output (its result), on the real stdout."""
+    if _real_stdout:
+        sys.stderr.flush()
+        click.echo(text, file=_real_stdout[-1])
+    else:
+        click.echo(text)
+
+
 def emit_json(obj) -> None:
     from advkit.reporting.files import to_jsonable
 
-    click.echo(json.dumps(to_jsonable(obj), indent=2))
+    out(json.dumps(to_jsonable(obj), indent=2))
 
 
 def show(summary, *, as_json: bool, render) -> None:
@@ -90,7 +121,7 @@ def show(summary, *, as_json: bool, render) -> None:
     if as_json:
         emit_json(summary)
     else:
-        click.echo(render(summary))
+        out(render(summary))
 
 
 def wrote(out_dir, names) -> None:
@@ -103,6 +134,31 @@ def info(message: str) -> None:
     click.echo(message, err=True)
 
 
-def progress_enabled() -> bool:
-    """Progress bars only on an interactive terminal."""
-    return sys.stderr.isatty()
+PROGRESS_MODES = ("auto", "bar", "plain", "none")  # advkit.reporting.progress.MODES (not imported: no torch, fast)
+
+
+def progress_option(f):
+    """--progress auto|bar|plain|none, read by `progress_setting()` (stderr only: --json is unaffected)."""
+    def remember(ctx, param, value):
+        ctx.meta["advkit.progress"] = value
+        return value
+
+    return click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
+                        expose_value=False, callback=remember,
+                        help="Progress on stderr, in samples: auto is a bar on a terminal and plain lines "
+                             "every few seconds elsewhere (CI logs, notebooks, nohup).")(f)
+
+
+def progress_setting() -> str:
+    """The --progress mode of the running command (auto when it has no such option)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("advkit.progress", "auto") if ctx is not None else "auto"
+
+
+def model_label(spec, source: dict | None) -> str:
+    """`--model` as given, with the qualified name and plugin of the code that built it (`model_source`)."""
+    source = source or {}
+    name, plugin = source.get("name"), source.get("plugin")
+    if not name or name == spec:
+        return f"{spec} (plugin {plugin})" if plugin else str(spec)
+    return f"{spec} ({name}, plugin {plugin})" if plugin else f"{spec} ({name})"

@@ -154,6 +154,9 @@ def to_images(array, name: str) -> torch.Tensor:
         array = array[:, None]
     if array.ndim != 4:
         raise DataError(f"{name}: images must be N x H x W or N x C x H x W, got shape {list(array.shape)}")
+    if array.shape[-1] in (1, 3, 4) and array.shape[1] > 4:
+        raise DataError(f"{name}: images look channels-last (N x H x W x C = {' x '.join(map(str, array.shape))}); "
+                        "advkit reads N x C x H x W: save x = np.transpose(x, (0, 3, 1, 2))")
     if array.dtype == np.uint8:
         return torch.from_numpy(array.astype(np.float32) / 255.0)
     if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):

@@ -19,6 +19,7 @@ from advkit.errors import UsageError
 from advkit.evaluation.cost import _cost
 from advkit.evaluation.suite import ALPHA_RULE, DEFAULT_EPS, EVAL_NORMS, AttackSpec, as_specs, instantiate
 from advkit.evaluation.watch import run_watched
+from advkit.reporting.progress import Progress
 
 
 @dataclass
@@ -78,14 +79,16 @@ def _key(eps: float) -> str:
 
 def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade: bool = True,
              batch_size: int = 256, seed: int = 0, checks: bool = True, probe: int = 64,
-             progress: bool = False) -> Evaluation:
+             progress=None) -> Evaluation:
     """Robust accuracy of `model` on `x, y` per attack and per eps, and the per-example worst case.
 
     `attacks`: a suite string (`"pgd:steps=20,apgd:loss=dlr"`), a list of names, `AttackSpec`s or
     `(name, params)` pairs; None runs the default suite (`DEFAULT_SUITE`). `eps`: a list of budgets
     in input units (default `DEFAULT_EPS[norm]`); eps = 0 gives the clean accuracy without attacking.
     `cascade=False` runs every attack on every sample (the reference the cascade's saving is measured
-    against). `checks` runs the sanity checks of `advkit.sanity` on `probe` samples.
+    against). `checks` runs the sanity checks of `advkit.sanity` on `probe` samples. `progress` (on
+    stderr; see `advkit.attack`) counts the samples still to attack over every (attack, eps), with an
+    ETA for the whole run (in the cascade an upper bound: fooled samples drop out).
     """
     import torch
 
@@ -121,30 +124,36 @@ def evaluate(model, x, y, attacks=None, eps=None, *, norm: str = "Linf", cascade
     per_attack = {s.label: {} for s in specs}
     sizes = {s.label: [] for s in specs}
     worst_case, adversarial, runs = {}, {}, []
-    for e in eps:
-        for s in specs:
-            if e == 0:
-                per_attack[s.label][e] = {"ran_on": 0, "fooled": 0, "robust_accuracy": clean_accuracy}
-                continue
-            index = robust.nonzero().flatten() if cascade else torch.arange(len(y))
-            x_adv, pred, watch = run_watched(instances[(s, e)][0], model, x[index], y[index], e, norm,
-                                             batch_size=batch_size, seed=seed, record=any_point,
-                                             early_stop=cascade and any_point, progress=progress,
-                                             desc=f"{s.label} eps={e:g}")
-            fooled = correct[index] & ~robust_after(y[index], clean_pred[index], pred)
-            fooled_mask = _mask(index[fooled], len(y))
-            runs.append((s.label, len(index), watch.cost()))
-            # cascade: robust after this attack and all before it; full: against this attack alone
-            after = (robust if cascade else correct) & ~fooled_mask
-            per_attack[s.label][e] = {"ran_on": len(index), "fooled": int(fooled.sum()),
-                                      "robust_accuracy": _share(after), **watch.cost()}
-            sizes[s.label] += norms.size(x_adv[fooled] - x[index[fooled]], norm).tolist()
-            found = adversarial.setdefault(e, {})
-            for i, adv, p in zip(index[fooled].tolist(), x_adv[fooled], pred[fooled].tolist()):
-                if robust[i]:
-                    found[i] = (adv, p, s.label)
-            robust &= ~fooled_mask
-        worst_case[e] = _share(robust)
+    with Progress(None, "evaluate", progress=progress) as meter:
+        runs_left = len(specs) * len(nonzero)
+        for e in eps:
+            for s in specs:
+                if e == 0:
+                    per_attack[s.label][e] = {"ran_on": 0, "fooled": 0, "robust_accuracy": clean_accuracy}
+                    continue
+                index = robust.nonzero().flatten() if cascade else torch.arange(len(y))
+                # the work left: this many samples for this and every later (attack, eps); fewer in the cascade
+                meter.set_total(meter.done + len(index) * runs_left)
+                meter.describe(f"evaluate {s.label} eps={e:g}")
+                runs_left -= 1
+                x_adv, pred, watch = run_watched(instances[(s, e)][0], model, x[index], y[index], e, norm,
+                                                 batch_size=batch_size, seed=seed, record=any_point,
+                                                 early_stop=cascade and any_point, progress=meter,
+                                                 desc=f"{s.label} eps={e:g}")
+                fooled = correct[index] & ~robust_after(y[index], clean_pred[index], pred)
+                fooled_mask = _mask(index[fooled], len(y))
+                runs.append((s.label, len(index), watch.cost()))
+                # cascade: robust after this attack and all before it; full: against this attack alone
+                after = (robust if cascade else correct) & ~fooled_mask
+                per_attack[s.label][e] = {"ran_on": len(index), "fooled": int(fooled.sum()),
+                                          "robust_accuracy": _share(after), **watch.cost()}
+                sizes[s.label] += norms.size(x_adv[fooled] - x[index[fooled]], norm).tolist()
+                found = adversarial.setdefault(e, {})
+                for i, adv, p in zip(index[fooled].tolist(), x_adv[fooled], pred[fooled].tolist()):
+                    if robust[i]:
+                        found[i] = (adv, p, s.label)
+                robust &= ~fooled_mask
+            worst_case[e] = _share(robust)
     evaluation = Evaluation(
         attacks=[s.label for s in specs],
         params={s.label: _recorded(s, *instances[(s, nonzero[0])]) if nonzero else dict(s.params)

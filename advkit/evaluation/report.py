@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from advkit.reporting.figures import image, pyplot
-from advkit.reporting.files import write_bytes, write_json, write_text
+from advkit.reporting.files import file_set, write_bytes, write_json, write_text
 from advkit.reporting.text import table
 
 FIGURES = ("robust_accuracy", "perturbation_sizes", "examples")
@@ -16,17 +16,18 @@ FILES = ("result.json", "report.md", "report.html", *(f"{name}.png" for name in 
 
 
 def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -> list[Path]:
-    """Write result.json (`summary`), report.md, report.html and the figures as PNG into `out_dir`;
-    returns the paths written."""
+    """Write result.json (`summary`), report.md, report.html and the figures as PNG into `out_dir`, all
+    or none of them (`file_set`); returns the paths written."""
     out = Path(out_dir)
     pngs = {name: render(fig) for name, fig in zip(FIGURES, (accuracy_figure(evaluation),
                                                              sizes_figure(evaluation),
                                                              examples_figure(evaluation, model, class_names)))}
-    for name, data in pngs.items():
-        write_bytes(out / f"{name}.png", data)
-    write_json(out / "result.json", summary)
-    write_text(out / "report.md", markdown(summary, {name: f"{name}.png" for name in pngs}))
-    write_text(out / "report.html", page(summary, pngs))
+    with file_set(out) as stage:
+        for name, data in pngs.items():
+            write_bytes(stage / f"{name}.png", data)
+        write_json(stage / "result.json", summary)
+        write_text(stage / "report.md", markdown(summary, {name: f"{name}.png" for name in pngs}))
+        write_text(stage / "report.html", page(summary, pngs))
     return [out / name for name in FILES]
 
 

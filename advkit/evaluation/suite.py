@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from advkit.attacks.steps import STEP_RULE
 from advkit.errors import UsageError
 
 DEFAULT_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
 
 
-ALPHA_RULE = "2.5*eps/steps"  # Madry et al.'s step size, used when an attack's step size is not given
+ALPHA_RULE = STEP_RULE  # Madry et al.'s step size, used when an attack's step size is not given
 
 
 DEFAULT_EPS = {"Linf": (0.0, 0.05, 0.1, 0.2, 0.3), "L2": (0.0, 0.5, 1.0, 2.0)}
@@ -83,26 +84,27 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
     Parameters are converted by the attack's schema first (bad values are a UsageError). The
     attack's declared parameters (`advkit.Attack`) are set: `budget_param` to eps, `norm_param` to
     the norm, and `step_param` (when the attack has one and it was not given) follows `ALPHA_RULE`,
-    2.5 * eps / the value of `iterations_param` (1 without one).
+    2.5 * eps / the value of `iterations_param` (1 without one), by `advkit.attacks.steps.derive_step`.
     """
-    from advkit.attacks.runner import get_attack, madry_step, make_attack
+    from advkit.attacks.runner import get_attack, make_attack
+    from advkit.attacks.steps import derive_step
     from advkit.plugins.schema import bind, parameters
 
     try:
         cls = get_attack(spec.name)
     except UsageError as exc:
-        raise UsageError(f"evaluation attack {spec.label!r} is not available: {exc} "
+        detail = str(exc).replace(" (see `advkit list attacks`)", "")  # the hint once, below
+        raise UsageError(f"evaluation attack {spec.label!r} is not available: {detail} "
                          "(see `advkit list attacks`, or choose the suite with --attacks)") from None
     schema = {p.name: p.default for p in parameters(cls)}
     params = bind(cls, {**dict(spec.params), **overrides}, what=f"attack {spec.label!r}")
-    budget, step, iterations = cls.budget_param, cls.step_param, cls.iterations_param
+    budget = cls.budget_param
     if budget not in schema:
         raise UsageError(f"attack {spec.label!r} has no eps parameter, so it cannot be evaluated over epsilons")
     params[budget] = eps
     if cls.norm_param in schema:
         params.setdefault(cls.norm_param, norm)
-    if step in schema and step not in params:
-        params[step] = madry_step(eps, params.get(iterations) or schema.get(iterations) or 1)
+    params, _ = derive_step(cls, params)
     attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
     if attack.norm != norm:
         raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "

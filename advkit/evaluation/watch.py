@@ -143,30 +143,32 @@ class ForwardWatch:
 
 
 def run_watched(attack, model, x, y, eps: float, norm: str, *, batch_size: int, seed: int, record: bool = True,
-                early_stop: bool = False, progress: bool = False, desc: str = ""):
+                early_stop: bool = False, progress=False, desc: str = ""):
     """Adversarial examples and their predictions for one attack, and the watch that counted its passes.
 
     With `record`, a sample counts as fooled when any point the attack evaluated inside the eps ball
     was misclassified (`advkit.watch`) and a fresh prediction confirms it; otherwise the attack's own
     output stands. `early_stop` also stops computing fooled samples for the rest of the attack.
+    `progress` (a mode, True/False or a running `Progress` to advance) counts the samples attacked.
     """
     import torch
-    from tqdm.auto import tqdm
 
     from advkit.evaluation.watch import ForwardWatch
     from advkit.models.inference import predict
+    from advkit.reporting.progress import track
     from advkit.seeding import seed_everything
 
     seed_everything(seed)
     own, found = [], []
     device = model.device
-    with ForwardWatch(model, record=record, freeze=early_stop) as watch:
-        for start in tqdm(range(0, len(x), batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
+    with ForwardWatch(model, record=record, freeze=early_stop) as watch, track(progress, len(x), desc) as meter:
+        for start in range(0, len(x), batch_size):
             xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
             with watch.batch(xb, yb, eps, norm, model.bounds) as batch:
                 x_adv = attack(xb, yb)
             own.append(x_adv.cpu())
             found.append(batch.merge(x_adv).cpu())
+            meter.update(len(xb))
         if not len(x):
             return x.clone(), y.clone(), watch
         x_own, x_adv = torch.cat(own), torch.cat(found)

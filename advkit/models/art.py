@@ -30,16 +30,34 @@ class ArtNetwork(nn.Module):
         return logits.softmax(dim=1) if self.probabilities else logits
 
 
-def to_art(model: Model, *, probabilities: bool = False):
-    """An ART `PyTorchClassifier` for advkit `model`, on the model's device, with cross-entropy loss.
+def to_art(model: nn.Module, *, probabilities: bool = False, input_shape=None, nb_classes: int | None = None,
+           bounds: tuple[float, float] | None = None):
+    """An ART `PyTorchClassifier` for `model`, on the model's device, with cross-entropy loss.
 
-    `probabilities=True` appends a softmax, for ART attacks that require probability outputs (SimBA).
+    `model` is an advkit `Model`, or a plain `nn.Module` taking inputs of `input_shape` (C, H, W)
+    inside `bounds` (default (0, 1)) and returning `nb_classes` logits (found by one forward pass
+    when not given), as `advkit.Model` takes them. `probabilities=True` appends a softmax, for ART
+    attacks that require probability outputs (SimBA).
     """
     from art.estimators.classification import PyTorchClassifier
 
-    if not isinstance(model, Model):
-        raise UsageError(f"to_art needs an advkit Model (see advkit.Model or advkit.from_art), "
-                         f"got {type(model).__name__}")
+    if isinstance(model, Model):
+        given = {"input_shape": (input_shape, model.input_shape), "nb_classes": (nb_classes, model.num_classes),
+                 "bounds": (bounds, model.bounds)}
+        for what, (value, own) in given.items():
+            if value is not None and tuple(map(float, np.atleast_1d(value))) != tuple(map(float, np.atleast_1d(own))):
+                raise UsageError(f"to_art: {what}={value} disagrees with the advkit Model's {tuple(np.atleast_1d(own))}")
+    elif isinstance(model, nn.Module):
+        if input_shape is None:
+            raise UsageError(f"to_art needs input_shape=(C, H, W) for a plain {type(model).__name__} "
+                             "(or an advkit Model)")
+        if nb_classes is not None and (isinstance(nb_classes, bool) or not isinstance(nb_classes, int)
+                                       or nb_classes < 1):
+            raise UsageError(f"to_art: nb_classes must be a positive integer, got {nb_classes!r}")
+        model = Model(model, input_shape, nb_classes, bounds=tuple(bounds) if bounds is not None else (0.0, 1.0),
+                      spec={"architecture": f"module:{type(model).__name__}"})
+    else:
+        raise UsageError(f"to_art needs an nn.Module or an advkit Model, got {type(model).__name__}")
     device = model.device
     options = dict(model=ArtNetwork(model, probabilities), loss=nn.CrossEntropyLoss(),
                    input_shape=tuple(model.input_shape), nb_classes=model.num_classes,

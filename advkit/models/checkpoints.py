@@ -5,6 +5,12 @@ Formats read:
   * `.pt`/`.pth` holding `{"advkit": metadata, "state_dict": weights}`, read with
     `torch.load(weights_only=True)`, which refuses any pickle that would run code;
   * TorchScript archives (`torch.jit.save`), which hold TorchScript, not pickled Python.
+
+The weights are the network's own state dict (format 2: plain keys, so
+`net.load_state_dict(safetensors.torch.load_file(path))` works on the user's network); format 1
+(advkit 0.x before it) saved the wrapping `Model`'s, keys prefixed with `net.`, and still loads.
+A network built by `file.py:func` or `module:func` is rebuilt by that code, recorded with its
+sha256: a checkpoint runs it only while it is unchanged (see `architecture.rebuild_from_source`).
 """
 
 from __future__ import annotations
@@ -17,10 +23,11 @@ from pathlib import Path
 import torch
 
 from advkit.errors import ModelError
+from advkit.models import validation
 from advkit.reporting.files import atomic_path
 
 SUFFIXES = {".safetensors", ".pt", ".pth", ".ckpt", ".ts", ".jit"}
-FORMAT = 1
+FORMAT = 2  # 2: plain keys of model.net; 1: keys of the Model ("net." prefix, normalization buffers)
 
 
 def save(model, path, extra: dict | None = None) -> Path:
@@ -29,7 +36,8 @@ def save(model, path, extra: dict | None = None) -> Path:
 
     path = Path(path)
     meta = {"format": FORMAT, "advkit_version": __version__, **model.metadata(), **(extra or {})}
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta["spec"] = _with_relative_source(meta.get("spec") or {}, path)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
     with atomic_path(path) as tmp:
         if path.suffix in (".pt", ".pth", ".ckpt"):
             torch.save({"advkit": meta, "state_dict": state}, tmp)
@@ -61,18 +69,30 @@ def load(path, *, input_shape=None, bounds=None, mean=None, std=None):
         return Model(net, input_shape, bounds=bounds or (0.0, 1.0), mean=mean, std=std,
                      spec={"architecture": "torchscript", "path": str(path)})
     meta, state = _read(path)
-    spec = meta.get("spec") or {}
+    validation.check_metadata(meta, path)  # types and sane limits, before anything is built
+    validation.check_weights(state, path)
+    if int(meta.get("format", 1)) > FORMAT:
+        raise ModelError(f"checkpoint {path} has format {meta.get('format')}, newer than this advkit reads "
+                         f"({FORMAT}): upgrade advkit")
+    spec = dict(meta.get("spec") or {})
     arch = spec.get("architecture", "")
+    from advkit.models.architecture import rebuild_from_source
     from advkit.plugins.registry import registry
 
-    if arch not in {r.name for r in registry().all("models")} | {r.qualified_name for r in registry().all("models")}:
+    if isinstance(spec.get("source"), dict):
+        net, spec["source"] = rebuild_from_source(spec["source"], path, arch)
+    elif arch not in {r.name for r in registry().all("models")} | {r.qualified_name for r in registry().all("models")}:
         raise ModelError(
             f"checkpoint {path} names architecture {arch!r}, which is not a registered model; "
             "advkit never runs code named inside a file: build the network in a file.py:func "
             "that loads these weights, or install the plugin that provides it"
         )
-    args = ",".join(f"{k}={_cli_value(v)}" for k, v in (spec.get("params") or {}).items())
-    net, recipe = build_network(f"{arch}:{args}" if args else arch, meta["input_shape"], meta["num_classes"])
+    else:
+        args = ",".join(f"{k}={_cli_value(v)}" for k, v in (spec.get("params") or {}).items())
+        architecture = f"{arch}:{args}" if args else arch
+        validation.check_shapes(architecture, meta["input_shape"], meta["num_classes"], network_state(state, meta),
+                                path)  # on the meta device: claims the weights do not back allocate nothing
+        net, recipe = build_network(architecture, meta["input_shape"], meta["num_classes"])
     saved_norm = {"mean": meta.get("mean"), "std": meta.get("std")}
     model = Model(
         net,
@@ -85,18 +105,36 @@ def load(path, *, input_shape=None, bounds=None, mean=None, std=None):
         spec=spec,
     )
     try:
-        missing, unexpected = model.load_state_dict(_normalization_free(state, model), strict=False)
+        missing, unexpected = model.net.load_state_dict(network_state(state, meta), strict=False)
     except RuntimeError as exc:
-        raise ModelError(f"weights in {path} do not fit architecture {arch!r}: {exc}") from None
-    if [k for k in missing if not k.startswith("normalize.")] or unexpected:
+        detail = " ".join(str(exc).split())[:300]
+        raise ModelError(f"weights in {path} do not fit architecture {arch!r}: {detail}") from None
+    if missing or unexpected:
         raise ModelError(f"weights in {path} do not fit architecture {arch!r}: "
                          f"missing {missing[:3]}, unexpected {unexpected[:3]}")
     return model
 
 
-def _normalization_free(state: dict, model) -> dict:
-    """Drop saved normalization buffers: the Model rebuilds them from metadata or overrides."""
-    return {k: v for k, v in state.items() if not k.startswith("normalize.")}
+def network_state(state: dict, meta: dict) -> dict:
+    """The network's own state dict from a checkpoint's weights: format 1 saved the `Model`'s
+    (keys `net.*`, plus normalization buffers, which the Model rebuilds from the metadata)."""
+    if int(meta.get("format", 1)) >= 2:
+        return state
+    return {k[len("net."):]: v for k, v in state.items() if k.startswith("net.")}
+
+
+def _with_relative_source(spec: dict, path: Path) -> dict:
+    """The spec with a `file.py:func` source's path also relative to the checkpoint (found if both move)."""
+    import os
+
+    source = spec.get("source")
+    if not isinstance(source, dict) or "file" not in source:
+        return spec
+    try:
+        relative = os.path.relpath(source["file"], Path(path).resolve().parent)
+    except ValueError:  # another drive
+        return spec
+    return {**spec, "source": {**source, "relative": Path(relative).as_posix()}}
 
 
 def _cli_value(value) -> str:

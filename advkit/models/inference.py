@@ -30,6 +30,13 @@ def resolve_device(name: str | None = "auto"):
         raise UsageError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda requested but CUDA is not available on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise UsageError(f"--device {name!r} cannot run models (use auto, cpu, cuda or cuda:N)")
+    backend = getattr(torch, device.type, None) if device.type in ("mps", "xpu") else None
+    if backend is not None and not backend.is_available():
+        raise UsageError(f"--device {device.type} requested but it is not available on this machine")
     return device
 
 

@@ -16,6 +16,7 @@ import torch
 from advkit.errors import UsageError
 from advkit.models.architecture import build_network
 from advkit.models.model import Model
+from advkit.models.validation import check_model
 
 
 def load_model(
@@ -34,14 +35,24 @@ def load_model(
 
     overrides = {k: v for k, v in dict(bounds=bounds, mean=mean, std=std).items() if v is not None}
     path = Path(spec)
-    if path.suffix in checkpoints.SUFFIXES or path.exists():
+    if path.suffix == ".py" and path.is_file():
+        from advkit.models.architecture import python_file_hint
+
+        raise UsageError(python_file_hint(spec))
+    from_file = path.suffix in checkpoints.SUFFIXES or path.exists()
+    if from_file:
         model = checkpoints.load(path, input_shape=input_shape, **overrides)
     else:
         if input_shape is None:
             raise UsageError(f"model {spec!r} needs data to know its input shape")
         net, recipe = build_network(spec, input_shape, num_classes)
-        model = Model(net, input_shape, num_classes, class_names=class_names, spec=recipe,
-                      **{"bounds": (0.0, 1.0), **overrides})
+        if "source" in recipe:  # the user's own network: its output width, from a probe, is its class count
+            num_classes = None
+        model = Model(net, input_shape, num_classes, spec=recipe, **{"bounds": (0.0, 1.0), **overrides})
+        if class_names is not None and len(class_names) == model.num_classes:
+            model.class_names = list(class_names)
     if device is not None:
         model = model.to(device)
+    # finite float32 weights, one finite logit per class (of the checkpoint, or of the data)
+    model = check_model(model, f"model {spec}", class_names=class_names, classes_from_data=not from_file)
     return model.eval()

@@ -94,13 +94,37 @@ class Model(nn.Module):
         try:
             with eval_mode(self), torch.no_grad():
                 lo, hi = self.bounds
-                probe = torch.full((1, *self.input_shape), (lo + hi) / 2, device=self.device)
+                dtype = next((p.dtype for p in self.parameters() if p.is_floating_point()), torch.float32)
+                probe = torch.full((1, *self.input_shape), (lo + hi) / 2, device=self.device, dtype=dtype)
                 out = self(probe)
         except Exception as exc:
-            raise ModelError(f"model does not accept inputs of shape {list(self.input_shape)}: {exc}") from exc
+            raise ModelError(input_mismatch(self.net, self.input_shape, exc, self.spec.get("architecture"))) from None
+        if not isinstance(out, torch.Tensor):
+            raise ModelError(f"model returned a {type(out).__name__}, not a tensor of logits (N x classes)")
         if out.ndim != 2:
             raise ModelError(f"model must return logits of shape (N, classes), got {list(out.shape)}")
         return int(out.shape[1])
+
+
+def input_mismatch(net: nn.Module, input_shape, exc: Exception, name: str | None = None) -> str:
+    """One line on why `net` fails on inputs of `input_shape`: its first layer's channels or width when
+    they differ from the data's, else the error itself."""
+    import math
+
+    shape = " x ".join(map(str, input_shape))
+    what = f"model {name!r}" if name else "the model"
+    first = next((m for m in net.modules() if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear))), None)
+    hint = ""
+    if len(input_shape) == 3 and input_shape[-1] in (1, 3, 4) and input_shape[0] > 4:
+        hint = "; the data looks channels-last: store it as N x C x H x W (np.transpose(x, (0, 3, 1, 2)))"
+    if isinstance(first, nn.modules.conv._ConvNd) and first.in_channels != input_shape[0]:
+        return (f"{what} takes {first.in_channels}-channel images (its first layer is {type(first).__name__}"
+                f"({first.in_channels}, ...)), the data has {input_shape[0]} channel(s) (inputs of shape {shape}){hint}")
+    if isinstance(first, nn.Linear) and first.in_features != math.prod(input_shape):
+        return (f"{what} takes {first.in_features} input values (its first layer is Linear({first.in_features}, "
+                f"...)), inputs of shape {shape} have {math.prod(input_shape)}{hint}")
+    detail = " ".join(str(exc).split())[:240]
+    return f"{what} does not accept inputs of shape {shape}: {type(exc).__name__}: {detail}{hint}"
 
 
 def _per_channel(values, channels: int, option: str) -> list[float]:

@@ -2,15 +2,29 @@
 
 Each entry point of the `advkit` group is imported in its own try/except; a plugin that fails
 keeps its error (shown by `advkit plugins`) and everything else keeps working.
-`ADVKIT_STRICT_PLUGINS=1` re-raises; `ADVKIT_LOAD_PLUGINS=a,b` loads only those (empty: none).
-Short names shared by several plugins resolve in the order of `ADVKIT_PREFER`
-(default: torchattacks, art, then the other first-party plugins)."""
+`ADVKIT_STRICT_PLUGINS=1` raises a PluginError naming the plugin instead; `ADVKIT_LOAD_PLUGINS=a,b`
+loads only those (empty: none). Short names shared by several plugins resolve in the order of
+`ADVKIT_PREFER` (default: torchattacks, art, then the other first-party plugins).
+
+Trust: a third-party entry point (one whose distribution is not advkit) named like a first-party
+plugin (`FIRST_PARTY`), or whose `register_commands` adds a command named like a built-in one
+(`BUILTIN_COMMANDS`), is refused: not registered, listed with the reason by `advkit plugins`, and
+named once per run in a warning on stderr. An import, or a hook call, that raises anything, SystemExit
+and KeyboardInterrupt included, is that plugin's error; the user's own Ctrl-C (a SIGINT arriving
+while advkit waits) still stops the run. Each import runs in a worker thread and is given
+`ADVKIT_PLUGIN_TIMEOUT` seconds (default 10); a slower one is reported and skipped, its import time
+is shown by `advkit plugins`."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib.metadata
 import os
+import signal
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 
 import pluggy
@@ -30,6 +44,20 @@ DEFAULT_PREFERENCE = ("torchattacks", "art", "szegedy", "tilt", "distillation", 
 
 
 BUILTIN = "advkit"
+
+
+# The entry points advkit itself ships (pyproject.toml's [project.entry-points.advkit]), plus the built-in
+# plugin: a third-party distribution may not take these names.
+FIRST_PARTY = frozenset({BUILTIN, "torchattacks", "art", "distillation", "sat", "szegedy", "tilt", "advtrain",
+                         "fooling"})
+
+
+# The commands of `advkit` itself (advkit.cli.main.COMMANDS; a test keeps both in step): no plugin may replace one.
+BUILTIN_COMMANDS = frozenset({"attack", "train", "list", "plugins", "download", "analyze", "defend", "evaluate",
+                              "reproduce"})
+
+
+DEFAULT_TIMEOUT = 10.0
 
 
 @dataclass
@@ -107,6 +135,10 @@ class PluginInfo:
     version: str | None = None
     hooks: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    distribution: str | None = None
+    import_seconds: float | None = None
+    refused: str | None = None  # why the plugin was not registered (name squatting, command hijack)
+    commands: dict = field(default_factory=dict)  # name -> click command, from its register_commands
 
     @property
     def error(self) -> str | None:
@@ -116,10 +148,20 @@ class PluginInfo:
 class Registry:
     """Loaded plugins and their registrations, by kind."""
 
-    def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo]):
+    def __init__(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo],
+                 refused: list[PluginInfo] | None = None):
         self.pm = pm
         self.infos = infos
+        self.refused = list(refused or [])  # entry points not registered, each with its `refused` reason
         self._entries: dict[str, list[Registration]] = {}
+
+    def commands(self) -> dict:
+        """The commands plugins added (name -> click command), none replacing a built-in one."""
+        out: dict = {}
+        for info in self.infos.values():
+            for name, command in info.commands.items():
+                out.setdefault(name, command)
+        return out
 
     def entries(self, kind: str) -> list[Registration]:
         """Registrations of `kind`, collected from the plugins on first use (so `--help` collects none)."""
@@ -141,11 +183,12 @@ class Registry:
                 self._add(_kind, cls, _plugin)
 
             try:
-                impl.function(**{arg: register for arg in impl.argnames})
-            except Exception as exc:  # a broken plugin must not break the others
+                with plugin_code():
+                    impl.function(**{arg: register for arg in impl.argnames})
+            except BaseException as exc:  # a broken plugin must not break the others (plugin_code: not Ctrl-C)
                 if strict():
-                    raise
-                self.infos[plugin].errors.append(f"register_{kind} failed: {type(exc).__name__}: {exc}")
+                    raise PluginError(f"plugin {plugin!r}: register_{kind} failed: {_describe(exc)}") from exc
+                self.infos[plugin].errors.append(f"register_{kind} failed: {_describe(exc)}")
 
     def _add(self, kind: str, cls: type | Lazy, plugin: str) -> None:
         name = getattr(cls, "name", None)
@@ -175,7 +218,10 @@ class Registry:
             candidates = ", ".join(sorted(r.qualified_name for r in matches))
             raise UsageError(f"{SINGULAR[kind]} name {name!r} is ambiguous; use one of: {candidates}")
         known = sorted({r.name for r in entries} | {r.qualified_name for r in entries})
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        lowered = {}
+        for k in known:  # suggestions ignore case: PGD -> pgd
+            lowered.setdefault(k.lower(), k)
+        close = [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         see = f" (see `advkit list {kind}`)"
         raise UsageError(f"unknown {SINGULAR[kind]} {name!r}{hint}{see}")
@@ -209,33 +255,199 @@ def _allowed() -> set[str] | None:
     return {p.strip() for p in env.split(",") if p.strip()}
 
 
+def timeout() -> float:
+    """Seconds one plugin import may take (`ADVKIT_PLUGIN_TIMEOUT`, default 10)."""
+    env = os.environ.get("ADVKIT_PLUGIN_TIMEOUT", "").strip()
+    if not env:
+        return DEFAULT_TIMEOUT
+    try:
+        value = float(env)
+    except ValueError:
+        raise UsageError(f"ADVKIT_PLUGIN_TIMEOUT must be a number of seconds, got {env!r}") from None
+    if not value > 0:
+        raise UsageError(f"ADVKIT_PLUGIN_TIMEOUT must be positive, got {env!r}")
+    return value
+
+
+class _UserInterrupt(threading.local):
+    pressed = False
+
+
+_user_interrupt = _UserInterrupt()
+
+
+@contextlib.contextmanager
+def plugin_code():
+    """Run a plugin's code (a hook) so that a KeyboardInterrupt it raises itself can be told from the user's Ctrl-C.
+
+    In the main thread, SIGINT is handled meanwhile by a handler that notes the key press and then does
+    what the previous handler did; a KeyboardInterrupt leaving the block after a real SIGINT becomes
+    `_UserCtrlC` (never isolated), any other stays a plain KeyboardInterrupt: the plugin's own error.
+    Where no handler can be installed (not the main thread, a handler set from C), every
+    KeyboardInterrupt counts as the user's."""
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None:
+        try:
+            yield
+        except _UserCtrlC:
+            raise
+        except KeyboardInterrupt:
+            raise _UserCtrlC from None
+        return
+
+    def handler(signum, frame):
+        _user_interrupt.pressed = True
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    outer, _user_interrupt.pressed = _user_interrupt.pressed, False
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    except _UserCtrlC:
+        raise
+    except KeyboardInterrupt:
+        if _user_interrupt.pressed:
+            raise _UserCtrlC from None
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _user_interrupt.pressed = outer
+
+
+class _UserCtrlC(KeyboardInterrupt):
+    """The user's Ctrl-C, raised out of plugin code: never isolated as the plugin's error."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, _UserCtrlC):
+        raise exc
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}) (the plugin tried to exit advkit)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt raised by the plugin itself"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _import(ep, limit: float):
+    """Import entry point `ep` in a worker thread; returns (object, seconds) or raises what the import
+    raised (SystemExit and KeyboardInterrupt included), or TimeoutError after `limit` seconds. Waiting
+    here is interruptible: the user's Ctrl-C stops the run (the worker is a daemon thread)."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = ep.load()
+        except BaseException as exc:  # noqa: BLE001 (SystemExit, KeyboardInterrupt: the plugin's, its error)
+            box["error"] = exc
+
+    started = time.perf_counter()
+    worker = threading.Thread(target=work, name=f"advkit-plugin-{ep.name}", daemon=True)
+    worker.start()
+    try:
+        worker.join(limit)
+    except KeyboardInterrupt:  # arrives in this (the main) thread: the user's Ctrl-C, never the plugin's
+        raise _UserCtrlC from None
+    seconds = time.perf_counter() - started
+    if worker.is_alive():
+        raise TimeoutError(f"import did not finish within {limit:g} s (ADVKIT_PLUGIN_TIMEOUT); skipped")
+    if "error" in box:
+        raise box["error"]
+    return box["value"], seconds
+
+
+def _is_first_party(ep) -> bool:
+    dist = ep.dist.name if ep.dist else None
+    return dist is not None and dist.lower().replace("_", "-").replace(".", "-") == "advkit"
+
+
 def _load() -> Registry:
     from advkit.plugins import builtin
 
     pm = pluggy.PluginManager("advkit")
     pm.add_hookspecs(hookspecs)
     pm.register(builtin, name=BUILTIN)
-    infos = {BUILTIN: PluginInfo(BUILTIN, builtin.__name__, _version("advkit"))}
+    infos = {BUILTIN: PluginInfo(BUILTIN, builtin.__name__, _version("advkit"), distribution="advkit")}
+    refused: list[PluginInfo] = []
     allowed = _allowed()
-    for ep in importlib.metadata.entry_points(group="advkit"):
+    limit = timeout()
+    # first-party entry points first: wherever a squatter sits on sys.path, the name stays advkit's
+    points = sorted(importlib.metadata.entry_points(group="advkit"), key=lambda ep: not _is_first_party(ep))
+    for ep in points:
         if allowed is not None and ep.name not in allowed:
+            continue
+        dist = ep.dist.name if ep.dist else None
+        if ep.name in FIRST_PARTY and not _is_first_party(ep):
+            refused.append(PluginInfo(ep.name, ep.value, _version(dist) if dist else None, distribution=dist,
+                                      refused=f"third-party distribution {dist!r} may not use the name of "
+                                              f"first-party plugin {ep.name!r}"))
             continue
         if ep.name in infos:
             infos[ep.name].errors.append(f"a second entry point named {ep.name!r} ({ep.value}) was ignored")
             continue
-        dist = ep.dist.name if ep.dist else None
-        info = infos[ep.name] = PluginInfo(ep.name, ep.value, _version(dist) if dist else None)
+        info = infos[ep.name] = PluginInfo(ep.name, ep.value, _version(dist) if dist else None, distribution=dist)
         try:
-            pm.register(ep.load(), name=ep.name)
-        except Exception as exc:
+            module, info.import_seconds = _import(ep, limit)
+            pm.register(module, name=ep.name)
+        except BaseException as exc:
+            if isinstance(exc, TimeoutError):
+                info.import_seconds = limit
             if strict():
-                raise
-            info.errors.append(f"{type(exc).__name__}: {exc}")
+                raise PluginError(f"plugin {ep.name!r} failed to load: {_describe(exc)}") from exc
+            info.errors.append(_describe(exc))
+    for name in [n for n in infos if n != BUILTIN]:
+        _collect_commands(pm, infos, refused, name)
     for name, info in infos.items():
         plugin = pm.get_plugin(name)
         if plugin is not None:
             info.hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-    return Registry(pm, infos)
+    _warn_refused(refused)
+    if refused and strict():
+        raise PluginError("; ".join(f"plugin {i.name!r} ({i.module}) refused: {i.refused}" for i in refused))
+    return Registry(pm, infos, refused)
+
+
+def _collect_commands(pm, infos: dict, refused: list, name: str) -> None:
+    """Call plugin `name`'s register_commands on a group of its own; a plugin adding a command named like a
+    built-in one is refused (unregistered, moved to `refused`)."""
+    import click
+
+    impl = next((i for i in pm.hook.register_commands.get_hookimpls() if i.plugin_name == name), None)
+    if impl is None:
+        return
+    group = click.Group("advkit")
+    info = infos[name]
+    try:
+        with plugin_code():
+            impl.function(**{arg: group for arg in impl.argnames})
+    except BaseException as exc:
+        if strict():
+            raise PluginError(f"plugin {name!r}: register_commands failed: {_describe(exc)}") from exc
+        info.errors.append(f"register_commands failed: {_describe(exc)}")
+    hijacked = sorted(set(group.commands) & BUILTIN_COMMANDS)
+    if hijacked:
+        pm.unregister(name=name)
+        del infos[name]
+        info.refused = f"its register_commands tried to replace built-in command(s) {', '.join(hijacked)}"
+        info.commands = {}
+        refused.append(info)
+        return
+    info.commands = dict(group.commands)
+
+
+_warned: set = set()
+
+
+def _warn_refused(refused: list[PluginInfo]) -> None:
+    """One loud line per refused entry point and process, on stderr."""
+    for info in refused:
+        key = (info.name, info.module, info.refused)
+        if key in _warned:
+            continue
+        _warned.add(key)
+        print(f"advkit: WARNING: refused plugin {info.name!r} ({info.module}): {info.refused}", file=sys.stderr)
 
 
 def _version(dist: str) -> str | None:

@@ -190,12 +190,17 @@ def jsonable(value: Any) -> Any:
     return repr(value)
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def check_common(params: dict, what: str) -> None:
     """Range checks for parameters whose meaning is shared by every attack."""
     for key in ("eps", "alpha", "eps_step", "step_size"):
         value = params.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < math.inf:
             raise UsageError(f"{what}: {key} must be finite and >= 0, got {value}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > FLOAT32_MAX:
+            raise UsageError(f"{what}: {key} {value:g} is too large (inputs are float32, at most {FLOAT32_MAX:.4g})")
     for key in ("steps", "max_iter", "n_restarts", "restarts"):
         value = params.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:

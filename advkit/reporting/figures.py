@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advkit.reporting.files import save_figure, write_json, write_text
+from advkit.reporting.files import file_set, save_figure, write_json, write_text
 
 
 def pyplot():
@@ -32,15 +32,20 @@ def image(ax, x, title: str = "", cmap=None) -> None:
 def write_bundle(out, summary: dict, figures: dict, *, json_name: str = "result.json",
                  markdown=None) -> list[str]:
     """One PNG per figure, the summary as JSON (listing the figures) and, given a `markdown(summary)`
-    renderer, report.md; all written atomically. Returns the figure file names."""
+    renderer, report.md; all or none of them written (`file_set`). Returns the figure file names."""
     out = Path(out)
     names = [f"{stem}.png" for stem in figures]
-    for stem, fig in figures.items():
-        save_figure(fig, out / f"{stem}.png")
     summary = {**summary, "figures": names}
-    write_json(out / json_name, summary)
-    if markdown is not None:
-        write_text(out / "report.md", markdown(summary))
+    try:
+        with file_set(out) as stage:
+            for stem, fig in figures.items():
+                save_figure(fig, stage / f"{stem}.png")
+            write_json(stage / json_name, summary)
+            if markdown is not None:
+                write_text(stage / "report.md", markdown(summary))
+    except BaseException:
+        close_figures(figures)
+        raise
     return names
 
 

@@ -34,16 +34,22 @@ def _md(cells: list[str]) -> str:
 
 
 def cell(value, missing: str = "-") -> str:
-    """A value as a short table cell: floats to 4 significant digits, dicts as `k=v, ...`, None as `missing`."""
+    """A value as a short table cell: floats to 4 significant digits (inside lists too), dicts as
+    `k=v, ...`, None as `missing`."""
     if value is None:
         return missing
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
         return pairs(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(cell(v, missing) for v in value) + "]"
     return str(value)
 
 
-def pairs(mapping: dict) -> str:
-    """Parameters as one cell: `eps=0.03137, steps=10, loss=None`."""
-    return ", ".join(f"{k}={cell(v, 'None')}" for k, v in mapping.items())
+def pairs(mapping: dict, derived: dict | None = None) -> str:
+    """Parameters as one cell: `eps=0.03137, steps=10, loss=None`; a derived one with its rule,
+    `alpha=0.025 (2.5*eps/steps)`."""
+    derived = derived or {}
+    return ", ".join(f"{k}={cell(v, 'None')}" + (f" ({derived[k]})" if k in derived else "")
+                     for k, v in mapping.items())

@@ -49,7 +49,8 @@ class Result:
 class Reproduction:
     """Base class of every reproduction. Subclasses set `name` and `paper` and implement `run`.
 
-    `run(data_spec, quick, seed, progress)` returns a `Result`. `quick` is the reduced version
+    `run(data_spec, quick, seed, progress)` returns a `Result`; `progress` (a bool) goes to `train` and
+    `configure`, and attacks run inside follow the user's `--progress` by themselves. `quick` is the reduced version
     the tests use (seconds); the full version is meant for MNIST (`mnist:DIR`). The runner sets
     `device` (a `torch.device`) before calling `run`. The helpers below are shared by all
     reproductions: data splits, training a zoo model, error rates, attack summaries.
@@ -80,7 +81,7 @@ class Reproduction:
         test = load_data(spec, split="test", seed=seed)
         return _first(train, n_train, seed), _first(test, n_test, seed)
 
-    def train(self, architecture: str, data, *, epochs: int, seed: int, progress: bool = False, lr: float = 1e-3,
+    def train(self, architecture: str, data, *, epochs: int, seed: int, progress=None, lr: float = 1e-3,
               weight_decay: float = 0.0, batch_size: int = 64, optimizer: str = "adam", loss_fn=None, tag: str = ""):
         """A fresh zoo model (`mlp:hidden=100-100`, `lenet`, ...) trained on `data` with the one training loop."""
         from advkit.training.loop import TrainConfig, cross_entropy, train
@@ -101,7 +102,7 @@ class Reproduction:
         return load_model(architecture, input_shape=data.input_shape, num_classes=data.num_classes,
                           class_names=data.class_names, device=self.torch_device)
 
-    def configure(self, defense, *, epochs: int, seed: int, progress: bool = False, lr: float = 1e-3,
+    def configure(self, defense, *, epochs: int, seed: int, progress=None, lr: float = 1e-3,
                   weight_decay: float = 0.0, batch_size: int = 64):
         """Give an `advkit.Defense` instance the training settings of this run; returns it."""
         from advkit.training.loop import TrainConfig
@@ -141,14 +142,20 @@ def _first(data, n: int | None, seed: int):
 
 
 def run_reproduction(reproduction: Reproduction, data_spec: str | None, quick: bool, seed: int,
-                     progress: bool) -> tuple[Result, float]:
-    """Seed everything, run, and time it; returns (result, seconds)."""
+                     progress=None) -> tuple[Result, float]:
+    """Seed everything, run, and time it; returns (result, seconds).
+
+    `progress` (a mode, True/False, None: the ambient one) is the ambient mode during the run, so the
+    reproduction's training and attacks show it; `run` gets it as a bool (on or off).
+    """
     from advkit.errors import UsageError
+    from advkit.reporting.progress import progress_mode, resolve
     from advkit.seeding import seed_everything
 
     seed_everything(seed)
     started = time.perf_counter()
-    result = reproduction.run(data_spec, quick, seed, progress)
+    with progress_mode(progress):
+        result = reproduction.run(data_spec, quick, seed, resolve(None) != "none")
     if not isinstance(result, Result):
         raise UsageError(f"reproduction {reproduction.name!r} returned {type(result).__name__}, "
                          "expected a Reproduction.Result")

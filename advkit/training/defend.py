@@ -22,7 +22,7 @@ def make_defense(name: str, **params):
 
 def defend(name: str, model, train_data, test_data=None, *, params: dict | None = None, config=None,
            eval_attack: str = "pgd", eval_params: dict | None = None, out: str | Path | None = None,
-           resume: bool = False, progress: bool = False, stop_after: int | None = None,
+           resume: bool = False, progress=None, stop_after: int | None = None,
            batch_size: int = 256) -> tuple[object, dict]:
     """Apply defense `name` to `model` trained on `train_data`; returns (defended model, summary).
 
@@ -31,11 +31,14 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     gradient is exactly zero are measured on `test_data` (default: `train_data`) before and after;
     the summary says (and warns) when that is training data. With `out`, training state is checkpointed per epoch beside it (`resume=True` continues), and
     the defended model (advkit checkpoint) and the summary (`out` with suffix .json) are written.
+    `progress` (the attacks and the training, on stderr): auto, bar, plain, none or True/False; None
+    (default) is the ambient mode (`advkit.progress_mode`), auto unless set.
     """
     from advkit.attacks.runner import get_attack
     from advkit.models.model import as_model
     from advkit.plugins.schema import parameters
-    from advkit.reporting.files import write_json
+    from advkit.reporting.files import check_output_file, file_set, write_json
+    from advkit.reporting.progress import progress_mode
     from advkit.reporting.provenance import envelope
     from advkit.seeding import seed_everything
     from advkit.training.loop import TrainConfig
@@ -45,6 +48,9 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     out = Path(out) if out is not None else None
     if out is not None and out.suffix.lower() == ".json":
         raise UsageError("--out is the model checkpoint; use .safetensors or .pt")
+    if out is not None:
+        check_output_file(out)  # a device, FIFO, socket or directory is refused before any work
+        check_output_file(out.with_suffix(".json"))
     defense, qualified, effective = make_defense(name, **(params or {}))
     model = as_model(model, input_shape=train_data.input_shape)
     on_training_data = test_data is None or test_data.meta.get("split") == "all"
@@ -63,13 +69,14 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
 
     measure = dict(attack=eval_attack, attack_params=eval_params, seed=config.seed, batch_size=batch_size)
     try:
-        seed_everything(config.seed)
-        before, evaluation = measurements(model, test_data, **measure)
-        seed_everything(config.seed)
-        started = time.perf_counter()
-        defended = defense.apply(model, train_data)
-        seconds = time.perf_counter() - started
-        after, _ = measurements(defended, test_data, **measure)
+        with progress_mode(progress):
+            seed_everything(config.seed)
+            before, evaluation = measurements(model, test_data, **measure)
+            seed_everything(config.seed)
+            started = time.perf_counter()
+            defended = defense.apply(model, train_data)
+            seconds = time.perf_counter() - started
+            after, _ = measurements(defended, test_data, **measure)
     except BaseException:
         if out is not None and not _state_files(out):
             _run_file(out).unlink(missing_ok=True)  # nothing to resume: leave no record behind
@@ -79,9 +86,12 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
         warnings.insert(0, f"data {test_data.meta.get('spec')!r} has no test split: accuracy before and after "
                            "is measured on the training data")
     plugin = qualified.split(".")[0]
+    from advkit.models.architecture import model_source
+
     summary = {
-        **run,
-        "eval": {**evaluation, "n": len(test_data)}, "eval_on_training_data": on_training_data,
+        **run, "plugin": plugin, "model_source": model_source(run["model"]),
+        "eval": {**evaluation, "plugin": evaluation["attack"].split(".")[0], "n": len(test_data)},
+        "eval_on_training_data": on_training_data,
         "data": {"train": train_data.describe(), "test": test_data.describe()},
         "before": before, "after": after, "details": defense.report(),
         "warnings": warnings, "seconds": round(seconds, 3),
@@ -92,8 +102,9 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
         from advkit.models import checkpoints
 
         defended.spec["defended"] = {"defense": qualified, "params": effective}
-        checkpoints.save(defended, out)
-        write_json(out.with_suffix(".json"), summary)
+        with file_set(out.parent) as stage:  # the checkpoint and its summary, both or neither
+            checkpoints.save(defended, stage / out.name)
+            write_json(stage / out.with_suffix(".json").name, summary)
         for state in _state_files(out):
             state.unlink()
         _run_file(out).unlink(missing_ok=True)
@@ -103,14 +114,15 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
 def measurements(model, data, *, attack: str, attack_params: dict, seed: int, batch_size: int) -> tuple[dict, dict]:
     """Clean and robust accuracy, attack success, mean logit L1 norm, share of exactly-zero input gradients.
 
-    Returns the numbers and the attack as run (qualified name, parameters with defaults).
+    Returns the numbers and the attack as run (qualified name, parameters with defaults, and under
+    `derived` those not given but derived, `{name: rule}`: a step size follows eps).
     """
     from advkit.attacks.runner import attack as run
 
     result = run(attack, model, data.x, data.y, seed=seed, batch_size=batch_size, **attack_params)
     numbers = {"clean_accuracy": result.clean_accuracy, "robust_accuracy": result.robust_accuracy,
                "attack_success_rate": result.success_rate, **gradient_statistics(model, data.x, data.y, batch_size)}
-    return numbers, {"attack": result.attack, "params": result.params}
+    return numbers, {"attack": result.attack, "params": result.params, "derived": result.derived}
 
 
 def gradient_statistics(model, x, y, batch_size: int = 256) -> dict:

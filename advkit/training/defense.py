@@ -23,7 +23,7 @@ class Defense:
     config = None  # advkit.TrainConfig; None means TrainConfig()
     checkpoint: str | Path | None = None  # prefix of the per-stage training-state files
     resume: bool = False
-    progress: bool = False
+    progress = None  # a `progress=` value (advkit.reporting.progress); None: the ambient mode
     stop_after: int | None = None  # per stage: end it after this many epochs (tests interrupt with it)
 
     def apply(self, model, data):

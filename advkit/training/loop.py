@@ -53,26 +53,38 @@ def cross_entropy(model, x, y):
 
 
 def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = cross_entropy,
-          checkpoint: str | Path | None = None, resume: bool = False, progress: bool = True,
+          checkpoint: str | Path | None = None, resume: bool = False, progress=None,
           stop_after: int | None = None, tag: str = "train") -> list[dict]:
     """Train `model` in place on `x, y`; returns per-epoch history (loss, accuracy, seconds).
 
     With `checkpoint`, the full training state is written atomically after every epoch and
     `resume=True` continues from it, refusing a checkpoint of another configuration, stage (`tag`),
     architecture or training data. `stop_after` ends the run after that many epochs in this call (to
-    test interruption). `tag` labels the progress bar and the checkpoint's config.
+    test interruption). `tag` labels the progress and the checkpoint's config. `progress` (samples
+    trained over all epochs, with the loss, on stderr): auto, bar, plain, none, True/False or a running
+    `advkit.progress`; None (default) is the ambient mode (`advkit.progress_mode`), auto unless set.
     """
-    from tqdm.auto import tqdm
+    from advkit.reporting.progress import track
 
     config = config or TrainConfig()
     config.check()
-    device = next(model.parameters()).device
     optimizer = _optimizer(model, config)
     history: list[dict] = []
     start_epoch = 0
     run = {"tag": tag, "config": asdict(config), **(fingerprint(model, x, y) if checkpoint is not None else {})}
     if resume:
         start_epoch, history = _restore(checkpoint, model, optimizer, run)
+    to_run = max(0, config.epochs - start_epoch)
+    to_run = to_run if stop_after is None else min(to_run, max(0, stop_after))
+    with track(progress, to_run * len(x), tag) as meter:
+        _epochs(model, x, y, config, loss_fn, optimizer, history, start_epoch, stop_after, checkpoint, run, tag, meter)
+    model.eval()
+    return history
+
+
+def _epochs(model, x, y, config, loss_fn, optimizer, history, start_epoch, stop_after, checkpoint, run, tag,
+            meter) -> None:
+    device = next(model.parameters()).device
     epochs_run = 0
     for epoch in range(start_epoch, config.epochs):
         if stop_after is not None and epochs_run >= stop_after:
@@ -81,10 +93,8 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
         model.train()
         started, total, seen = time.perf_counter(), 0.0, 0
-        batches = range(0, len(x), config.batch_size)
-        bar = tqdm(batches, desc=f"{tag} epoch {epoch + 1}/{config.epochs}", unit="batch",
-                   disable=not progress, leave=False)
-        for start in bar:
+        meter.describe(f"{tag} epoch {epoch + 1}/{config.epochs}")
+        for start in range(0, len(x), config.batch_size):
             index = order[start:start + config.batch_size]
             xb, yb = x[index].to(device), y[index].to(device)
             optimizer.zero_grad(set_to_none=True)
@@ -95,15 +105,46 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
             optimizer.step()
             total += loss.item() * len(index)
             seen += len(index)
-            bar.set_postfix(loss=f"{total / seen:.4f}")
+            meter.postfix(f"loss {total / seen:.4f}")
+            meter.update(len(index))
         model.eval()
         history.append({"epoch": epoch + 1, "loss": total / max(seen, 1),
                         "seconds": round(time.perf_counter() - started, 3)})
+        if epoch == 0:
+            warn_if_at_chance(model, x, y, config, tag)
         epochs_run += 1
         if checkpoint is not None:
             _save_state(checkpoint, model, optimizer, run, epoch + 1, history)
-    model.eval()
-    return history
+
+
+CHECK_SAMPLES = 2048  # training samples whose accuracy after epoch 1 is checked against chance
+
+
+def chance_level(y) -> float:
+    """The accuracy of always answering the most common class of labels `y`."""
+    if len(y) == 0:
+        return 0.0
+    return float(torch.bincount(y.long().flatten().cpu()).max()) / len(y)
+
+
+def warn_if_at_chance(model, x, y, config: TrainConfig, tag: str) -> float | None:
+    """After epoch 1: warn on stderr when the training accuracy (first `CHECK_SAMPLES` samples) is still
+    at chance, i.e. below min(1.5 x, + 5 points) the most common class's share; returns the accuracy."""
+    import sys
+
+    from advkit.models.inference import predict
+
+    y = torch.as_tensor(y)
+    if len(x) == 0 or CHECK_SAMPLES < 1 or y.ndim != 1 or y.is_floating_point():  # class indices only
+        return None
+    xs, ys = x[:CHECK_SAMPLES], y[:CHECK_SAMPLES]
+    chance = chance_level(ys)
+    accuracy = float((predict(model, xs) == ys.cpu()).float().mean())
+    if accuracy < min(1.5 * chance, chance + 0.05):
+        print(f"advkit: warning: {tag}: training accuracy after epoch 1 is {accuracy:.1%}, at chance "
+              f"({chance:.1%}, always the most common class): this run may not learn; try another --lr "
+              f"(now {config.lr:g})", file=sys.stderr)
+    return accuracy
 
 
 def _optimizer(model, config: TrainConfig):

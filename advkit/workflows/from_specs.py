@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from advkit.errors import UsageError
+from advkit.models.architecture import model_source
 from advkit.training.defend import defend
 
 ATTACK_FILES = ("result.json", "adversarial.npz", "examples.png")  # what `attack_from_specs(out=DIR)` writes
@@ -16,7 +17,7 @@ REPRODUCE_FILES = ("result.json", "report.md")  # and one PNG per figure
 def attack_from_specs(name: str, model_spec: str | None = None, data_spec: str | None = None, *,
                       split: str = "test", n: int | None = None, seed: int = 0, device: str = "auto", bounds=None,
                       mean=None, std=None, params: dict | None = None, targets=None, batch_size: int = 256,
-                      progress: bool = False, out=None) -> tuple[object, dict]:
+                      progress=None, out=None) -> tuple[object, dict]:
     """Attack `name` on the model and data of the specs; returns (AttackResult, summary).
 
     `targets`: a target mode (random, least-likely, next, a class number) or None. With `out` (a
@@ -25,36 +26,64 @@ def attack_from_specs(name: str, model_spec: str | None = None, data_spec: str |
     """
     from advkit.attacks.figures import examples_figure
     from advkit.attacks.runner import attack
-    from advkit.reporting.files import write_json, write_npz
+    from advkit.reporting.files import check_output_dir, file_set, write_json, write_npz
     from advkit.reporting.provenance import envelope
     from advkit.workflows.inputs import load_inputs
 
+    if out is not None:
+        check_output_dir(out, ATTACK_FILES)
+    from advkit.attacks import runner
+
+    params = own_arguments(params, runner.attack, "attack")
     inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                          bounds=bounds, mean=mean, std=std)
     data = inputs.data
     result = attack(name, inputs.model, data.x, data.y, targets=targets, batch_size=batch_size, seed=seed,
                     progress=progress, **(params or {}))
     plugin = result.attack.split(".")[0]
-    summary = {**result.summary(), "plugin": plugin, "model": inputs.model_spec, "data": data.describe(),
-               **envelope(plugins=[plugin], seed=seed, device=result.device, params=result.params)}
+    source = model_source(inputs.model.spec)
+    summary = {**result.summary(), "plugin": plugin, "model": inputs.model_spec, "model_source": source,
+               "data": data.describe(),
+               **envelope(plugins=[plugin] + [source["plugin"]] * (source["plugin"] not in (None, plugin, "advkit")),
+                          seed=seed, device=result.device, params=result.params)}
     if targets is not None:
         summary["target_mode"] = targets
     if out is not None:
-        out = Path(out)
-        write_json(out / "result.json", summary)
         arrays = dict(x_adv=result.x_adv.numpy(), y=result.y.numpy(), pred_clean=result.pred_clean.numpy(),
                       pred_adv=result.pred_adv.numpy())
         if result.targets is not None:
             arrays["targets"] = result.targets.numpy()
-        write_npz(out / "adversarial.npz", **arrays)
-        examples_figure(out / "examples.png", result, inputs.model, data.class_names)
+        with file_set(out) as stage:  # all three files or none
+            write_json(stage / "result.json", summary)
+            write_npz(stage / "adversarial.npz", **arrays)
+            examples_figure(stage / "examples.png", result, inputs.model, data.class_names)
     return result, summary
+
+
+OWN_OPTIONS = {"seed": "--seed", "batch_size": "--batch-size", "targets": "--targeted", "model": "--model",
+               "x": "--data", "y": "--data", "name": "--plugin", "progress": None, "kind": None}
+
+
+def own_arguments(params: dict | None, func, what: str) -> dict:
+    """`params` for a plugin, refusing keys that are `func`'s own arguments (or the names `func` lists):
+    `-p seed=5` would reach `func(..., seed=..., **params)` twice. The error names the option to use."""
+    import inspect
+
+    params = dict(params or {})
+    own = {name for name, p in inspect.signature(func).parameters.items()
+           if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)} if callable(func) else set(func)
+    for key in params:
+        if key in own:
+            option = OWN_OPTIONS.get(key)
+            where = f"; use {option}" if option else ""
+            raise UsageError(f"-p {key}: {key!r} is advkit's own argument, not a parameter of the {what}{where}")
+    return params
 
 
 def evaluate_from_specs(model_spec: str | None = None, data_spec: str | None = None, *, split: str = "test",
                         n: int | None = None, seed: int = 0, device: str = "auto", bounds=None, mean=None, std=None,
                         attacks=None, eps=None, norm: str = "Linf", full: bool = False, probe: int = 64,
-                        batch_size: int = 256, progress: bool = False, out=None) -> tuple[object, dict]:
+                        batch_size: int = 256, progress=None, out=None) -> tuple[object, dict]:
     """`evaluate` on the model and data of the specs; returns (Evaluation, summary).
 
     `full` runs every attack on every sample (no cascade). With `out` (a folder), the report files
@@ -63,16 +92,22 @@ def evaluate_from_specs(model_spec: str | None = None, data_spec: str | None = N
     import time
 
     from advkit.evaluation.cascade import evaluate
+    from advkit.reporting.files import check_output_dir
     from advkit.reporting.provenance import envelope
     from advkit.workflows.inputs import load_inputs
 
+    if out is not None:
+        from advkit.evaluation.report import FILES
+
+        check_output_dir(out, FILES)
     inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                          bounds=bounds, mean=mean, std=std)
     data = inputs.data
     started = time.time()
     evaluation = evaluate(inputs.model, data.x, data.y, attacks, eps, norm=norm, cascade=not full,
                           batch_size=batch_size, seed=seed, probe=probe, progress=progress)
-    summary = {"model": inputs.model_spec, "data": data.describe(), **evaluation.summary(),
+    summary = {"model": inputs.model_spec, "model_source": model_source(inputs.model.spec), "data": data.describe(),
+               **evaluation.summary(), "attack_sources": attack_sources(attacks),
                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
                "seconds": round(time.time() - started, 3),
                **envelope(plugins=None, seed=evaluation.seed, device=evaluation.device, params=evaluation.params)}
@@ -83,25 +118,43 @@ def evaluate_from_specs(model_spec: str | None = None, data_spec: str | None = N
     return evaluation, summary
 
 
+def attack_sources(attacks) -> dict:
+    """For each attack of an evaluation suite (by its label): the qualified name and plugin it resolves to."""
+    from advkit.evaluation.suite import as_specs
+    from advkit.plugins.registry import registry
+
+    out = {}
+    for spec in as_specs(attacks):
+        entry = registry().lookup("attacks", spec.name)
+        out[spec.label] = {"name": entry.qualified_name, "plugin": entry.plugin}
+    return out
+
+
 def analyze_from_specs(name: str, model_specs=(), data_spec: str | None = None, *, split: str = "test",
                        n: int | None = None, seed: int = 0, device: str = "auto", bounds=None, mean=None, std=None,
-                       params: dict | None = None, out=None) -> tuple[object, dict]:
+                       params: dict | None = None, progress=None, out=None) -> tuple[object, dict]:
     """Analysis `name` on the models (none, one, or several for a multi-model analysis) and data of the
     specs; returns (Report, summary). With `out` (a folder), report.json and one PNG per figure are
-    written there (the summary then lists them under `figures`); otherwise the figures are closed."""
+    written there (the summary then lists them under `figures`); otherwise the figures are closed.
+    `progress` is the ambient progress mode while the analysis runs (`advkit.progress_mode`)."""
     from advkit.models.inference import resolve_device
     from advkit.plugins.registry import instantiate, registry
+    from advkit.reporting.progress import progress_mode
     from advkit.reporting.provenance import envelope
     from advkit.research.analysis import Report
     from advkit.seeding import seed_everything
     from advkit.workflows.inputs import load_for_analysis
 
-    analysis, qualified, effective = instantiate("analyses", name, seed=seed, **(params or {}))
+    if out is not None:
+        _check_out(out, ANALYZE_FILES)
+    params = own_arguments(params, instantiate, "analysis")
+    analysis, qualified, effective = instantiate("analyses", name, seed=seed, **params)
     cls, what = type(analysis), f"analysis {qualified!r}"
     model, data, specs = load_for_analysis(cls, what, list(model_specs or ()), data_spec, split=split, n=n,
                                            seed=seed, device=device, bounds=bounds, mean=mean, std=std)
     seed_everything(seed)
-    report = analysis.run(model, data)
+    with progress_mode(progress):
+        report = analysis.run(model, data)
     if not isinstance(report, Report):
         raise UsageError(f"{what} returned {type(report).__name__}, expected an advkit.Report")
     first = model[0] if isinstance(model, list) else model
@@ -118,7 +171,7 @@ def analyze_from_specs(name: str, model_specs=(), data_spec: str | None = None, 
 
 
 def reproduce_from_specs(name: str, data_spec: str | None = None, *, quick: bool = False, seed: int = 0,
-                         device: str = "auto", progress: bool = False, out=None) -> tuple[object, dict]:
+                         device: str = "auto", progress=None, out=None) -> tuple[object, dict]:
     """Reproduction `name` on `data_spec` (digits when None); returns (Reproduction.Result, summary).
 
     With `out` (a folder), result.json, report.md and one PNG per figure are written there (the
@@ -129,6 +182,8 @@ def reproduce_from_specs(name: str, data_spec: str | None = None, *, quick: bool
     from advkit.reporting.provenance import envelope
     from advkit.research.reproduction import markdown, run_reproduction
 
+    if out is not None:
+        _check_out(out, REPRODUCE_FILES)
     entry = registry().lookup("reproductions", name)
     reproduction = entry.cls()
     reproduction.device = resolve_device(device)
@@ -141,6 +196,12 @@ def reproduce_from_specs(name: str, data_spec: str | None = None, *, quick: bool
         "tables": result.tables, "notes": result.notes,
     }
     return result, _bundle(out, summary, result.figures, markdown=markdown)
+
+
+def _check_out(out, names) -> None:
+    from advkit.reporting.files import check_output_dir
+
+    check_output_dir(out, names)
 
 
 def _bundle(out, summary: dict, figures: dict, *, json_name: str = "result.json", markdown=None) -> dict:
@@ -165,9 +226,11 @@ def resume_path(out: Path) -> Path:
 
 def train_from_specs(model_spec: str, data_spec: str | None = None, *, out, config=None, split: str = "train",
                      n: int | None = None, device: str = "auto", mean=None, std=None, resume: bool = False,
-                     progress: bool = False) -> tuple[object, dict]:
-    """Train zoo architecture `model_spec` on the `split` of the data with the one training loop, save it
-    as an advkit checkpoint at `out` and return (model, summary).
+                     progress=None) -> tuple[object, dict]:
+    """Train `model_spec` (a zoo architecture, `file.py:func`, or a checkpoint to train further) on the
+    `split` of the data with the one training loop, save it as an advkit checkpoint at `out` (a
+    `file.py:func` network with the file's path and sha256, so it loads back) and return (model, summary).
+    Without `resume`, an interrupted run's state beside `out` is refused rather than overwritten.
 
     The config's seed shuffles and cuts the data (`n`), initialises the weights and drives training.
     After every epoch the training state goes to `resume_path(out)`; `resume=True` continues from it
@@ -180,20 +243,26 @@ def train_from_specs(model_spec: str, data_spec: str | None = None, *, out, conf
     from advkit.models import checkpoints
     from advkit.models.inference import resolve_device
     from advkit.models.load import load_model
+    from advkit.reporting.files import check_output_file
     from advkit.reporting.provenance import envelope
     from advkit.seeding import seed_everything
     from advkit.training.loop import TrainConfig, evaluate_accuracy, train
+    from advkit.workflows.inputs import check_fit
 
     config = config or TrainConfig()
     config.check()
     if config.epochs < 1:
         raise UsageError(f"--epochs must be >= 1 to train, got {config.epochs}")
     out, seed = Path(out), config.seed
+    check_output_file(out)  # a device, FIFO, socket or directory is refused before training
+    check_output_file(resume_path(out))
     data_spec = data_spec or "digits"
     data = load_data(data_spec, split=split, n=n, seed=seed)
     seed_everything(seed)
     model = load_model(model_spec, input_shape=data.input_shape, num_classes=data.num_classes,
                        mean=mean, std=std, class_names=data.class_names, device=resolve_device(device))
+    check_fit(model, data, data_spec)
+    _check_fresh_start(out, resume, model_spec)
     started = time.perf_counter()
     history = train(model, data.x, data.y, config, checkpoint=resume_path(out), resume=resume, progress=progress)
     seconds = time.perf_counter() - started
@@ -214,6 +283,20 @@ def train_from_specs(model_spec: str, data_spec: str | None = None, *, out, conf
     return model, summary
 
 
+def _check_fresh_start(out: Path, resume: bool, model_spec: str) -> None:
+    """Without --resume: refuse to overwrite an interrupted run's state, and say when a finished
+    checkpoint at `out` is about to be replaced by a fresh run."""
+    import sys
+
+    state = resume_path(out)
+    if not resume and state.is_file():
+        raise UsageError(f"{state} holds an interrupted run of {out}: add --resume to continue it, "
+                         "or delete that file to start over")
+    if not resume and out.exists() and not (Path(model_spec).exists() and Path(model_spec).resolve() == out.resolve()):
+        print(f"advkit: warning: {out} exists and will be replaced by a model trained from scratch "
+              f"(to train it further, pass --model {out})", file=sys.stderr)
+
+
 def defend_from_specs(name: str, model_spec: str, data_spec: str | None, *, split: str = "train",
                       n: int | None = None, eval_n: int = 500, device: str = "auto", bounds=None, mean=None,
                       std=None, config=None, **options) -> tuple[object, dict]:
@@ -224,6 +307,7 @@ def defend_from_specs(name: str, model_spec: str, data_spec: str | None, *, spli
     """
     import torch
 
+    from advkit.attacks import runner
     from advkit.data.dataset import load_data, validate
     from advkit.seeding import seed_everything
     from advkit.training.loop import TrainConfig
@@ -231,6 +315,10 @@ def defend_from_specs(name: str, model_spec: str, data_spec: str | None, *, spli
 
     if eval_n < 1:
         raise UsageError(f"--eval-n must be at least 1, got {eval_n}")
+    # a defense's seed reaches instantiate's `seed` (given to defenses that take one): not a collision
+    for key, func, what in (("params", {"name", "kind"}, "defense"), ("eval_params", runner.attack, "attack")):
+        if options.get(key) is not None:
+            options[key] = own_arguments(options[key], func, what)
     config = config or TrainConfig()
     config.check()
     seed_everything(config.seed)

@@ -23,7 +23,7 @@ def load_inputs(model_spec: str | None, data_spec: str | None, *, split: str = "
                 seed: int = 0, device: str = "auto", bounds=None, mean=None, std=None,
                 warn_untrained: bool = True) -> Inputs:
     """Load data and model and check that they fit: input shape, class count, pixel bounds."""
-    from advkit.data.dataset import load_data, validate
+    from advkit.data.dataset import load_data
     from advkit.models.inference import resolve_device
     from advkit.models.load import load_model
     from advkit.training.default import default_model
@@ -41,14 +41,21 @@ def load_inputs(model_spec: str | None, data_spec: str | None, *, split: str = "
     else:
         model = load_model(model_spec, input_shape=data.input_shape, num_classes=data.num_classes,
                            bounds=bounds, mean=mean, std=std, class_names=data.class_names, device=torch_device)
-    if tuple(model.input_shape) != tuple(data.input_shape):
-        raise DataError(f"model expects inputs of shape {list(model.input_shape)}, "
-                        f"data {data_spec!r} has {list(data.input_shape)}")
-    validate(data, bounds=model.bounds, num_classes=model.num_classes)
+    check_fit(model, data, data_spec)
     if warn_untrained and is_fresh(model_spec):
         print(f"advkit: warning: model {model_spec!r} has fresh random weights; "
               "train it first with `advkit train`", file=sys.stderr)
     return Inputs(model.eval(), data, model_spec, torch_device)
+
+
+def check_fit(model, data, data_spec: str) -> None:
+    """Refuse data that does not fit the model: input shape, pixel bounds, labels below its class count."""
+    from advkit.data.dataset import validate
+
+    if tuple(model.input_shape) != tuple(data.input_shape):
+        raise DataError(f"model expects inputs of shape {list(model.input_shape)}, "
+                        f"data {data_spec!r} has {list(data.input_shape)}")
+    validate(data, bounds=model.bounds, num_classes=model.num_classes)
 
 
 def load_for_analysis(cls, what: str, model_specs, data_spec, **options):

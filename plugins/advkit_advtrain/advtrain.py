@@ -13,8 +13,8 @@ class AdversarialTraining(advkit.Defense):
     eps) and further attack parameters `attack_params` ("key=value,key=value"; they win over eps,
     the run's seed and the defaults). An iterative attack's step size (its declared `step_param`:
     torchattacks' `alpha`, ART's `eps_step`), unless given, is 2.5 * eps / its iteration count
-    (`iterations_param`; Madry et al.). The default eps 0.1 suits [0, 1] images like digits or
-    MNIST; Goodfellow et al. used 0.25 on MNIST.
+    (`iterations_param`; Madry et al.), with the eps and count the attack runs with. The default
+    eps 0.1 suits [0, 1] images like digits or MNIST; Goodfellow et al. used 0.25 on MNIST.
     """
 
     name = "adversarial-training"
@@ -39,11 +39,7 @@ class AdversarialTraining(advkit.Defense):
         cls = advkit.get_attack(self.attack)
         budget = {} if self.eps is None else {cls.budget_param or "eps": self.eps}  # no budget: "no parameter eps"
         params = {"seed": self.settings.seed, **budget, **self.attack_params}
-        attack, _, effective = advkit.make_attack(self.attack, model, **params)
-        step, iterations = cls.step_param, cls.iterations_param
-        if self.eps is not None and step and iterations and step not in params and {step, iterations} <= set(effective):
-            params[step] = advkit.madry_step(self.eps, effective[iterations])
-            attack, _, effective = advkit.make_attack(self.attack, model, **params)
+        attack, _, effective = advkit.make_attack(self.attack, model, **params)  # a step not given follows eps
         self.inner_params = effective
         return attack
 

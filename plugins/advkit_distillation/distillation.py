@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,9 @@ class Distillation(advkit.Defense):
 
     def apply(self, model, data):
         temperature = self.temperature
+        slow = slow_learning_warning(temperature, self.settings)
+        if slow:
+            print(f"advkit: warning: {slow}", file=sys.stderr)
         if self.teacher_epochs != 0:
             self.fit(model, data.x, data.y, lambda net, x, y: F.cross_entropy(net(x) / temperature, y),
                      stage="teacher", epochs=self.teacher_epochs)
@@ -55,3 +59,19 @@ class Distillation(advkit.Defense):
     def report(self) -> dict:
         return {"temperature": self.temperature, "teacher": "trained at T" if self.teacher_epochs != 0
                 else "given model, unchanged", "deployed_temperature": 1}
+
+
+# Distillation trains on logits / T, so at a high T the logits must grow about T times before the softmax
+# at T is confident: measured on digits (defend, 10 epochs a stage, Adam), clean accuracy after is
+# mlp 52% / cnn 75% at --lr 0.001 and T = 100 (mlp 77% at T = 30), 92% / 96% at --lr 0.01 (mlp 95% at T = 30),
+# chance (9%) for cnn at 1e-4.
+SLOW_TEMPERATURE = 20.0
+
+
+def slow_learning_warning(temperature: float, config) -> str | None:
+    """The warning for a run that will barely learn: Adam at T >= 20 with lr * T < 0.2; None otherwise."""
+    if temperature < SLOW_TEMPERATURE or config.optimizer != "adam" or config.lr * temperature >= 0.2:
+        return None
+    return (f"distillation at temperature {temperature:g} with --lr {config.lr:g} learns slowly (it trains "
+            f"logits / {temperature:g}; on digits, 10 epochs: 52% clean at --lr 0.001, 92% at --lr 0.01 for mlp, "
+            f"T = 100): use --lr 0.01")

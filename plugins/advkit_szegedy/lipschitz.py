@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import torch
 from torch import nn
 
@@ -36,8 +34,7 @@ class Lipschitz(advkit.Analysis):
 
     def run(self, model, data) -> advkit.Report:
         x, y = data.x[:self.samples], data.y[:self.samples]
-        result = advkit.attack(self.attack_name, model, x, y, seed=self.seed, progress=sys.stderr.isatty(),
-                               **self.attack_params)
+        result = advkit.attack(self.attack_name, model, x, y, seed=self.seed, **self.attack_params)
         device = next(model.parameters()).device
         clean, adversarial = trace_layers(model, result.x.to(device)), trace_layers(model, result.x_adv.to(device))
         r = _distance(result.x.to(device), result.x_adv.to(device))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
 import torch
-from tqdm.auto import tqdm
 
 import advkit
 
@@ -48,16 +45,18 @@ class Transfer(advkit.Analysis):
         x, y = x[correct], y[correct]
         generator = torch.Generator().manual_seed(self.seed)
         rows, white_box = [], []
-        for source, label in tqdm(list(zip(models, labels)), desc="transfer", disable=not sys.stderr.isatty()):
-            result = advkit.attack(self.attack_name, source, x, y, seed=self.seed, **self.attack_params)
-            white_box.append(result.success_rate)
-            r = result.x_adv - x
-            size = _rms(r).view(-1, *[1] * (x.ndim - 1))
-            amplified = x + r * (self.stddev / size.clamp_min(1e-12))
-            noise = x + torch.randn(x.shape, generator=generator) * size
-            rows += [(f"adversarial from {label}", result.x_adv),
-                     (f"adversarial from {label}, amplified to std {self.stddev:g}", amplified),
-                     (f"Gaussian noise, std of adversarial from {label}", noise)]
+        with advkit.progress(len(models) * len(x), f"analyze szegedy.transfer {self.attack_name}") as meter:
+            for source, label in zip(models, labels):
+                result = advkit.attack(self.attack_name, source, x, y, seed=self.seed, progress=meter,
+                                       **self.attack_params)
+                white_box.append(result.success_rate)
+                r = result.x_adv - x
+                size = _rms(r).view(-1, *[1] * (x.ndim - 1))
+                amplified = x + r * (self.stddev / size.clamp_min(1e-12))
+                noise = x + torch.randn(x.shape, generator=generator) * size
+                rows += [(f"adversarial from {label}", result.x_adv),
+                         (f"adversarial from {label}, amplified to std {self.stddev:g}", amplified),
+                         (f"Gaussian noise, std of adversarial from {label}", noise)]
         rows.append((f"Gaussian noise, std {self.stddev:g}", x + torch.randn(x.shape, generator=generator) * self.stddev))
         lo, hi = models[0].bounds
         table = []

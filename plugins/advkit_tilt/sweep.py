@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 
 import numpy as np
@@ -50,26 +49,26 @@ class TiltSweep(advkit.Analysis):
         self.seed = seed
 
     def run(self, model, data) -> advkit.Report:
-        from tqdm.auto import tqdm
-
         x, signs = geometry.select_pair(data.x, data.y, self.classes, data.num_classes, balanced=True,
                                         seed=self.seed)
         (x_train, s_train), (x_test, s_test) = self._split(x, signs)
         rows, ends, unconverged = [], [], 0
-        for lam in tqdm(self.lambdas, desc="tilt-sweep", unit="fit", disable=not sys.stderr.isatty(), leave=False):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                w, b = self._fit(x_train, s_train, lam)
-            unconverged += any("converge" in str(c.message) for c in caught)
-            numbers = geometry.tilt(x_train, s_train, w, b)
-            rows.append({
-                "lambda": lam, "theta": numbers["theta"], "d_adv": numbers["d_adv"], "d_err": numbers["d_err"],
-                "norm_w": numbers["norm_w"], "train_error": numbers["error_rate"],
-                "test_error": float((s_test * geometry.signed_distance(x_test, w, b) <= 0).double().mean()),
-                "identity_gap": numbers["identity"]["gap"],
-            })
-            if lam in (self.lambdas[0], self.lambdas[-1]):
-                ends.append((lam, w, b))
+        with advkit.progress(len(self.lambdas), "analyze tilt-sweep", unit="fits") as meter:
+            for lam in self.lambdas:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    w, b = self._fit(x_train, s_train, lam)
+                meter.update(1)
+                unconverged += any("converge" in str(c.message) for c in caught)
+                numbers = geometry.tilt(x_train, s_train, w, b)
+                rows.append({
+                    "lambda": lam, "theta": numbers["theta"], "d_adv": numbers["d_adv"], "d_err": numbers["d_err"],
+                    "norm_w": numbers["norm_w"], "train_error": numbers["error_rate"],
+                    "test_error": float((s_test * geometry.signed_distance(x_test, w, b) <= 0).double().mean()),
+                    "identity_gap": numbers["identity"]["gap"],
+                })
+                if lam in (self.lambdas[0], self.lambdas[-1]):
+                    ends.append((lam, w, b))
         numbers = {
             "classes": [int(c) for c in self.classes], "loss": self.loss, "n_train": len(x_train),
             "n_test": len(x_test), "centroid_distance": float(geometry.centroid_direction(x_train, s_train).norm()),

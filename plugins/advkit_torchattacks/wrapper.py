@@ -145,6 +145,7 @@ class TorchattacksAttack(advkit.LibraryAttack):
         labels = y
         if targets is not None and self.spec.true_labels:
             attack.set_mode_targeted_by_function(lambda inputs, labels: targets, quiet=True)
+            _align_targets(attack, net, x_unit, y, targets)
         elif targets is not None:
             attack.set_mode_targeted_by_label(quiet=True)
             labels = targets
@@ -152,6 +153,32 @@ class TorchattacksAttack(advkit.LibraryAttack):
         if x_adv.shape[1] != channels:
             x_adv = x_adv.mean(1, keepdim=True)
         return x_adv if unit else lo + (hi - lo) * x_adv
+
+
+def _align_targets(attack, net, x, y, targets) -> None:
+    """Give FAB the targets of the inputs it attacks.
+
+    torchattacks' FAB sets one target per input of the batch but runs each restart on the inputs
+    still classified correctly, reading the targets by position in that subset: every target after
+    the first misclassified input would belong to another input. This keeps the indices of the
+    inputs each run gets and hands it their targets, following FAB's own rule for which remain.
+    """
+    import torch
+
+    with torch.no_grad():
+        remaining = (net(x).argmax(1) == y).nonzero().flatten()
+    run = attack.attack_single_run_targeted
+
+    def aligned(x_run, y_run, use_rand_start=False):
+        nonlocal remaining
+        attack.target_class = targets[remaining]
+        x_adv = run(x_run, y_run, use_rand_start=use_rand_start)
+        with torch.no_grad():
+            size = advkit.perturbation_size(x_adv - x_run, attack.norm)
+            remaining = remaining[(net(x_adv).argmax(1) == y_run) | (size > attack.eps)]
+        return x_adv
+
+    attack.attack_single_run_targeted = aligned
 
 
 def _is_number(value) -> bool:

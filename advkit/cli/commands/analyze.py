@@ -13,6 +13,8 @@ from advkit.cli.options import (
     model_options,
     params_option,
     parse_params,
+    progress_option,
+    progress_setting,
     show,
     wrote,
 )
@@ -25,6 +27,7 @@ from advkit.cli.options import (
 @data_options("test")
 @params_option
 @device_option
+@progress_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write report.json and one PNG per figure here.")
 @json_option
@@ -39,7 +42,7 @@ def analyze_command(analysis_name, model_specs, bounds, mean, std, data_spec, sp
 
     _, summary = analyze_from_specs(analysis_name, model_specs, data_spec, split=split, n=n, seed=seed,
                                     device=device, bounds=bounds, mean=mean, std=std,
-                                    params=parse_params(raw_params), out=out_dir)
+                                    params=parse_params(raw_params), progress=progress_setting(), out=out_dir)
     if out_dir:
         wrote(out_dir, [*ANALYZE_FILES, *summary["figures"]])
     show(summary, as_json=as_json, render=render)

@@ -8,13 +8,16 @@ from advkit.cli.options import (
     data_options,
     device_option,
     json_option,
+    model_label,
     model_options,
     params_option,
     parse_params,
-    progress_enabled,
+    progress_option,
+    progress_setting,
     show,
     wrote,
 )
+from advkit.errors import UsageError
 
 
 @click.command("attack")
@@ -29,6 +32,7 @@ from advkit.cli.options import (
               metavar="[MODE]", help="Targeted attack: random (default), least-likely, next, or a class number.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @device_option
+@progress_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write result.json, adversarial.npz and examples.png here.")
 @json_option
@@ -42,13 +46,14 @@ def attack_command(attack_name, model_spec, bounds, mean, std, data_spec, split,
     from advkit.workflows.from_specs import ATTACK_FILES, attack_from_specs
 
     params = parse_params(raw_params)
-    if eps is not None:
-        params["eps"] = eps
-    if steps is not None:
-        params["steps"] = str(steps)
+    for key, value in (("eps", eps), ("steps", steps)):
+        if value is not None:
+            if key in params:
+                raise UsageError(f"{key} given twice: as --{key} and as -p {key}; give one")
+            params[key] = str(value)
     _, summary = attack_from_specs(attack_name, model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                                    bounds=bounds, mean=mean, std=std, targets=target_mode, batch_size=batch_size,
-                                   params=params, progress=progress_enabled(), out=out_dir)
+                                   params=params, progress=progress_setting(), out=out_dir)
     if out_dir:
         wrote(out_dir, ATTACK_FILES)
     show(summary, as_json=as_json, render=render)
@@ -58,10 +63,10 @@ def render(s: dict) -> str:
     from advkit.reporting.text import pairs, table
 
     p = s["perturbation"]
-    params = pairs(s["params"])
+    params = pairs(s["params"], s.get("derived"))
     rows = [
         ("attack", f"{s['attack']} ({params})" if params else s["attack"]),
-        ("model", str(s["model"])),
+        ("model", model_label(s["model"], s.get("model_source"))),
         ("data", f"{s['data']['name']} {s['data'].get('split', '')}, n={s['n']}"),
         ("clean accuracy", f"{s['clean_accuracy']:.2%}"),
         ("robust accuracy", f"{s['robust_accuracy']:.2%}"),

@@ -9,10 +9,12 @@ from advkit.cli.options import (
     device_option,
     info,
     json_option,
+    model_label,
     model_options,
     params_option,
     parse_params,
-    progress_enabled,
+    progress_option,
+    progress_setting,
     show,
 )
 
@@ -36,6 +38,7 @@ from advkit.cli.options import (
               help="Other parameter of the eval attack (repeatable), e.g. alpha=0.025 or steps=20.")
 @click.option("--eval-n", type=int, default=500, show_default=True, help="Test samples for the evaluation.")
 @device_option
+@progress_option
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="Defended model checkpoint (.safetensors or .pt); the summary goes beside it as .json.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last epoch checkpoint.")
@@ -64,7 +67,7 @@ def defend_command(defense_name, model_spec, bounds, mean, std, data_spec, split
                                    device=device, bounds=bounds, mean=mean, std=std, config=config,
                                    params=parse_params(raw_params), eval_attack=eval_attack,
                                    eval_params=eval_params, out=Path(out), resume=resume,
-                                   progress=progress_enabled())
+                                   progress=progress_setting())
     show(summary, as_json=as_json, render=lambda s: render(s, model_spec or "default"))
     for warning in summary["warnings"]:
         info(f"warning: {warning}")
@@ -75,8 +78,8 @@ def render(s: dict, model_spec: str) -> str:
     from advkit.reporting.text import pairs, table
 
     before, after = s["before"], s["after"]
-    params, evaluation = pairs(s["params"]), pairs(s["eval"]["params"])
-    rows = [("defense", f"{s['defense']} ({params})"), ("model", model_spec),
+    params, evaluation = pairs(s["params"]), pairs(s["eval"]["params"], s["eval"].get("derived"))
+    rows = [("defense", f"{s['defense']} ({params})"), ("model", model_label(model_spec, s.get("model_source"))),
             ("data", f"{s['data']['train']['name']}: train n={s['data']['train']['n']}, test n={s['eval']['n']}"),
             ("eval attack", f"{s['eval']['attack']} ({evaluation})"), ("", "before -> after")]
     for key, label, fmt in (("clean_accuracy", "clean accuracy", "{:.2%}"),

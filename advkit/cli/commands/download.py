@@ -2,6 +2,8 @@
 
 import click
 
+from advkit.cli.options import out
+
 
 @click.command("download")
 @click.argument("dataset", type=click.Choice(["mnist"]))
@@ -12,4 +14,4 @@ def download_command(dataset, directory, mirror):
     from advkit.data.sources import mnist
 
     files = mnist.download(directory, mirrors=tuple(mirror) or mnist.MIRRORS)
-    click.echo(f"{len(files)} files ready in {directory}")
+    out(f"{len(files)} files ready in {directory}")

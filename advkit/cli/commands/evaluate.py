@@ -10,8 +10,10 @@ from advkit.cli.options import (
     float_list,
     info,
     json_option,
+    model_label,
     model_options,
-    progress_enabled,
+    progress_option,
+    progress_setting,
     show,
     wrote,
 )
@@ -33,6 +35,7 @@ from advkit.cli.options import (
 @click.option("--strict", is_flag=True, help="Exit with status 3 when a sanity check warns (for CI).")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @device_option
+@progress_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write result.json, report.md, report.html and the figures robust_accuracy.png, "
                    "perturbation_sizes.png, examples.png here.")
@@ -51,7 +54,7 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
     evaluation, summary = evaluate_from_specs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                                               bounds=bounds, mean=mean, std=std, attacks=attacks, eps=eps,
                                               norm=norm, full=full, probe=probe, batch_size=batch_size,
-                                              progress=progress_enabled(), out=out_dir)
+                                              progress=progress_setting(), out=out_dir)
     if out_dir:
         wrote(out_dir, FILES)
     show(summary, as_json=as_json, render=render)
@@ -67,8 +70,11 @@ def render(summary: dict) -> str:
     from advkit.reporting.text import table
 
     header, rows = table_rows(summary)
-    lines = [f"{summary['model']} on {summary['data']['name']}: n={summary['n']}, clean accuracy "
-             f"{summary['clean_accuracy']:.1%}, norm {summary['norm']}, {summary['mode']}", ""]
+    model = model_label(summary["model"], summary.get("model_source"))
+    attacks = ", ".join(f"{label}: {src['name']}" for label, src in summary.get("attack_sources", {}).items())
+    lines = [(f"{model} on {summary['data']['name']}: n={summary['n']}, clean accuracy "
+              f"{summary['clean_accuracy']:.1%}, norm {summary['norm']}, {summary['mode']}")]
+    lines += [f"attacks: {attacks}", ""] if attacks else [""]
     lines += [table(rows, header, align=">")]
     lines += ["", *cost_lines(summary), ""]
     lines += [f"warning {w['code']}: {w['meaning']} ({w['detail']}). {w['advice']}" for w in summary["warnings"]] \

@@ -5,8 +5,9 @@ import textwrap
 
 import click
 
-from advkit.cli.options import emit_json, json_option
+from advkit.cli.options import emit_json, json_option, out
 from advkit.plugins.registry import KINDS
+from advkit.reporting.text import table
 
 
 @click.command("list")
@@ -17,7 +18,8 @@ def list_command(kind, name, as_json):
     """List registered KIND with plugin, norm, summary and parameters (defaults in brackets).
 
     With NAME (`plugin.name` or a short name), show that one in full: its description and each
-    parameter's type, default and description. `--json` has the full descriptions either way.
+    parameter's type, default and description. `--json` has the full descriptions either way:
+    one object, `{KIND: [entries]}` (with NAME, the entry itself).
     """
     from advkit.plugins.registry import registry
 
@@ -26,20 +28,24 @@ def list_command(kind, name, as_json):
         if as_json:
             emit_json(entry)
         else:
-            click.echo(_detail(entry))
+            out(_detail(entry))
         return
     entries = [r.describe() for r in sorted(registry().all(kind), key=lambda r: r.qualified_name)]
     if as_json:
-        emit_json(entries)
+        emit_json({kind: entries})  # one object, as every --json: {"attacks": [...]}
         return
-    room = max(shutil.get_terminal_size((120, 24)).columns - 46, 40)
+    rows = []
     for e in entries:
         flags = " ".join(filter(None, [e.get("norm") or "", "black-box" if e.get("black_box") else ""]))
         params = ", ".join(f"{p['name']}={_default(p)}" if not p["required"] else f"{p['name']} (required)"
                            for p in e["parameters"])
-        click.echo(f"{e['name']:<28} {flags:<16} {_shorten(e['summary'], room)}".rstrip())
+        rows.append([e["name"], flags, e["summary"]])
         if params:
-            click.echo(f"{'':<28} [{params}]")
+            rows.append(["", "", f"[{params}]"])
+    used = max((len(r[0]) for r in rows), default=0) + max((len(r[1]) for r in rows), default=0) + 4
+    room = max(shutil.get_terminal_size((120, 24)).columns - used, 40)
+    if rows:
+        out(table([[name, flags, _shorten(text, room)] for name, flags, text in rows]))
 
 
 def _default(param: dict) -> str:

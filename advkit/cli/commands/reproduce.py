@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from advkit.cli.options import device_option, json_option, progress_enabled, show, wrote
+from advkit.cli.options import SEED, device_option, json_option, progress_option, progress_setting, show, wrote
 
 
 @click.command("reproduce")
@@ -12,10 +12,11 @@ from advkit.cli.options import device_option, json_option, progress_enabled, sho
 @click.option("--data", "data_spec", metavar="SPEC", default=None,
               help="digits (default, no download) or mnist:DIR (the full reproductions are sized for MNIST).")
 @click.option("--quick", is_flag=True, help="The reduced version (seconds; what the tests run).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random generator.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for every random generator.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write result.json, report.md and the figures (PNG) here.")
 @device_option
+@progress_option
 @json_option
 def reproduce_command(name, data_spec, quick, seed, out_dir, device, as_json):
     """Reproduce a paper's results at small scale: szegedy, goodfellow, papernot, tanay, xie.
@@ -26,7 +27,7 @@ def reproduce_command(name, data_spec, quick, seed, out_dir, device, as_json):
     from advkit.workflows.from_specs import REPRODUCE_FILES, reproduce_from_specs
 
     _, summary = reproduce_from_specs(name, data_spec, quick=quick, seed=seed, device=device,
-                                      progress=progress_enabled(), out=out_dir)
+                                      progress=progress_setting(), out=out_dir)
     if out_dir:
         wrote(out_dir, [*REPRODUCE_FILES, *summary["figures"]])
     show(summary, as_json=as_json, render=render_text)

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import click
 
-from advkit.cli.options import data_options, device_option, float_list, info, json_option, progress_enabled, show
+from advkit.cli.options import (
+    data_options,
+    device_option,
+    float_list,
+    info,
+    json_option,
+    progress_option,
+    progress_setting,
+    show,
+)
 
 
 @click.command("train")
-@click.option("--model", "model_spec", required=True, metavar="ARCH",
-              help="Zoo architecture with optional parameters: linear, mlp:hidden=100-100, lenet, cnn:activation=silu.")
+@click.option("--model", "model_spec", required=True, metavar="SPEC",
+              help="Zoo architecture with optional parameters (linear, mlp:hidden=100-100, lenet, "
+                   "cnn:activation=silu), your own network (mymodels.py:func) or a checkpoint to train further.")
 @data_options("train")
 @click.option("--epochs", type=int, default=10, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
@@ -19,12 +29,16 @@ from advkit.cli.options import data_options, device_option, float_list, info, js
 @click.option("--mean", callback=float_list(), default=None, help="Per-channel normalization mean folded into the model (comma-separated).")
 @click.option("--std", callback=float_list(), default=None, help="Per-channel normalization std folded into the model (comma-separated).")
 @device_option
+@progress_option
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="Checkpoint to write (.safetensors or .pt).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from its last epoch checkpoint.")
 @json_option
 def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_decay, batch_size, optimizer,
                   mean, std, device, out, resume, as_json):
-    """Train a zoo model and save it as an advkit checkpoint.
+    """Train a zoo model or your own (file.py:func) and save it as an advkit checkpoint.
+
+    A file.py:func network is saved with its plain state-dict keys and the file's path and sha256:
+    `--model OUT` loads it back while the file is unchanged (beside OUT or where it was).
 
     After every epoch the full training state goes to OUT.resume.pt; --resume continues from
     it and ends with the same weights as an uninterrupted run. The test split's accuracy is
@@ -36,7 +50,7 @@ def train_command(model_spec, data_spec, split, n, seed, epochs, lr, weight_deca
     config = TrainConfig(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed,
                          optimizer=optimizer)
     _, summary = train_from_specs(model_spec, data_spec, out=out, config=config, split=split, n=n, device=device,
-                                  mean=mean, std=std, resume=resume, progress=progress_enabled())
+                                  mean=mean, std=std, resume=resume, progress=progress_setting())
     show(summary, as_json=as_json, render=render)
     info(f"saved {out}")
 

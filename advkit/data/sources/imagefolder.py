@@ -1,5 +1,7 @@
 """An image folder: one subfolder per class, images of one size inside."""
 
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -35,15 +37,22 @@ class ImageFolder(DataSource):
         images = []
         for f, _ in files:
             try:
-                with Image.open(f) as im:
-                    images.append(im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L"))
-            except (UnidentifiedImageError, OSError) as exc:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(f) as im:
+                        images.append(im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L"))
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+                raise DataError(f"refused image {f}: {exc}") from None
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
                 raise DataError(f"cannot read image {f}: {exc}") from None
         gray = all(im.mode == "L" for im in images)
         arrays = [np.asarray(im if gray else im.convert("RGB")) for im in images]
-        sizes = {a.shape[:2] for a in arrays}
+        sizes = Counter(a.shape[:2] for a in arrays)
         if len(sizes) > 1:
-            raise DataError(f"{root}: images differ in size {sorted(sizes)[:3]}; resize them to one size")
+            common = sizes.most_common(1)[0][0]
+            odd, shape = next((f, a.shape[:2]) for (f, _), a in zip(files, arrays) if a.shape[:2] != common)
+            raise DataError(f"image {odd} is {shape[1]}x{shape[0]} pixels, the others {common[1]}x{common[0]} "
+                            f"({len(sizes)} sizes in {root}); resize them to one size")
         x = np.stack(arrays).astype(np.float32) / 255.0
         x = x[:, None] if gray else x.transpose(0, 3, 1, 2)
         y = torch.tensor([label for _, label in files], dtype=torch.long)
