@@ -16,9 +16,77 @@ from advkit.errors import DataError, UsageError
 SPLITS = ("train", "test", "all")
 
 
+class SampleSet:
+    """Samples read one at a time: `len(s)`, `s[i] -> (image C x H x W float32 in [0, 1], label int)`.
+
+    The interface every consumer streams through (`advkit.data.stream.batches`); a source whose
+    data do not fit in memory (CIFAR, ImageNet, image folders) subclasses it and reads lazily.
+    In-memory sets (`Dataset`) also have `x` and `y` tensors; lazy ones (`LazySet`) materialise
+    them on request, for small data only.
+    """
+
+    name: str = ""
+    class_names: list[str] | None = None
+    meta: dict
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def __getitem__(self, i: int):
+        raise NotImplementedError
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self[0][0].shape) if len(self) else ()
+
+    @property
+    def num_classes(self) -> int:
+        if self.class_names:
+            return len(self.class_names)
+        y = self.y
+        return int(y.max().item()) + 1 if len(y) else 0
+
+    def subset(self, index) -> SampleSet:
+        return Subset(self, torch.as_tensor(index, dtype=torch.long).flatten())
+
+    def describe(self) -> dict:
+        return {"name": self.name, "n": len(self), "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, **self.meta}
+
+
+class LazySet(SampleSet):
+    """Base of sets read on demand; `x` and `y` materialise every sample (small data only)."""
+
+    @property
+    def x(self) -> torch.Tensor:
+        return torch.stack([self[i][0] for i in range(len(self))]) if len(self) else torch.zeros(0)
+
+    @property
+    def y(self) -> torch.Tensor:
+        return torch.tensor([int(self[i][1]) for i in range(len(self))], dtype=torch.long)
+
+
+class Subset(LazySet):
+    """The samples of `base` at `index`, in that order, read lazily."""
+
+    def __init__(self, base: SampleSet, index: torch.Tensor):
+        self.base, self.index = base, index
+        self.name, self.class_names, self.meta = base.name, base.class_names, dict(base.meta)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int):
+        return self.base[int(self.index[i])]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.base.input_shape
+
+
 @dataclass
-class Dataset:
-    """Images `x` (float32, N x C x H x W), labels `y` (int64), and where they came from."""
+class Dataset(SampleSet):
+    """Images `x` (float32, N x C x H x W), labels `y` (int64), held in memory, and where they came from."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -35,6 +103,9 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.x)
 
+    def __getitem__(self, i: int):
+        return self.x[i], int(self.y[i])
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x.shape[1:])
@@ -45,12 +116,8 @@ class Dataset:
             return len(self.class_names)
         return int(self.y.max().item()) + 1 if len(self.y) else 0
 
-    def subset(self, index) -> "Dataset":
+    def subset(self, index) -> Dataset:
         return Dataset(self.x[index], self.y[index], self.name, self.class_names, dict(self.meta))
-
-    def describe(self) -> dict:
-        return {"name": self.name, "n": len(self), "input_shape": list(self.input_shape),
-                "num_classes": self.num_classes, **self.meta}
 
 
 class DataSource:

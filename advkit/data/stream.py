@@ -1,0 +1,38 @@
+"""Batches of a `SampleSet` through a `torch.utils.data.DataLoader`: the one way data is streamed."""
+
+from __future__ import annotations
+
+import torch
+
+from advkit.errors import UsageError
+
+
+class _Indexed(torch.utils.data.Dataset):
+    """(position, image, label) for the samples of `samples` at `positions`."""
+
+    def __init__(self, samples, positions):
+        self.samples, self.positions = samples, positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int):
+        position = int(self.positions[i])
+        x, y = self.samples[position]
+        return position, x, y
+
+
+def batches(samples, batch_size: int = 256, *, workers: int = 0, positions=None):
+    """Iterate `(positions, x, y)` batches over `samples` in order (`positions`: a subset, default all).
+
+    `workers` > 0 reads in that many background processes (`DataLoader(num_workers=...)`).
+    """
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+    if workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {workers}")
+    positions = torch.arange(len(samples)) if positions is None else torch.as_tensor(positions, dtype=torch.long)
+    loader = torch.utils.data.DataLoader(_Indexed(samples, positions), batch_size=batch_size, shuffle=False,
+                                         num_workers=workers, persistent_workers=False)
+    for index, x, y in loader:
+        yield index.long(), x.float(), torch.as_tensor(y).long()
