@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1] / "advkit"
 
 # Sub-packages from the bottom up: a module may import its own layer and the layers below, never above.
 LAYERS = [
-    {"errors", "seeding"},
+    {"errors", "seeding", "distributed"},
     {"plugins"},
     {"reporting"},
     {"models", "data"},

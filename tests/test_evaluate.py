@@ -122,8 +122,9 @@ def test_l2_cascade_equals_full_and_keeps_examples_in_the_ball(default_model, sm
     full = advkit.evaluate(default_model, *small, suite, eps, norm="L2", cascade=False, checks=False)
     assert cascade.worst_case == full.worst_case and cascade.worst_case[1.0] < cascade.worst_case[0.0]
     assert cascade.cost["skipped_by_early_stop"]["forward"] > 0
-    for e, found in cascade.adversarial.items():
-        assert all((x_adv - cascade.x[i]).norm() <= e * (1 + 1e-4) + 1e-6 for i, (x_adv, _, _) in found.items())
+    assert cascade.examples
+    for _, e, x, x_adv, _, _ in cascade.examples:
+        assert (x_adv - x).norm() <= e * (1 + 1e-4) + 1e-6
     # attacks taking a norm argument (APGD, Square) measure in the norm they are given
     assert instantiate(AttackSpec("torchattacks.apgd"), default_model, 1.0, "L2", 0)[0].norm == "L2"
 
@@ -141,7 +142,8 @@ def test_full_mode_counts_only_correctly_classified_samples_as_fooled(cascade_an
     for label, runs in full.per_attack.items():
         for e in EPS[1:]:
             assert runs[e]["fooled"] + round(runs[e]["robust_accuracy"] * full.n) == correct
-        assert len(full.sizes[label]) == sum(runs[e]["fooled"] for e in EPS)
+        # one size per sample the attack fooled at some eps: its smallest
+        assert max(runs[e]["fooled"] for e in EPS) <= len(full.sizes[label]) <= sum(runs[e]["fooled"] for e in EPS)
         assert min(full.sizes[label]) > 0
 
 
@@ -240,7 +242,7 @@ def test_cli_strict_fails_on_a_masked_model_and_out_writes_reports(cli, tmp_path
     assert "GRADIENT_MASKED" in result.stdout and "--strict" in result.stderr
     written = {p.name for p in out.iterdir()}
     assert written == {"result.json", "report.md", "report.html", "robust_accuracy.png", "perturbation_sizes.png",
-                       "examples.png"}
+                       "examples.png", "evaluate_state.pt"}  # and the run's state, for --resume
     assert all(name in result.stderr for name in written)  # the "wrote ..." line lists every file
     assert json.loads((out / "result.json").read_text())["warnings"][0]["code"] == "GRADIENT_MASKED"
 

@@ -86,7 +86,8 @@ def test_list_and_plugins_json_print_one_object(cli):
 def test_interrupted_names_resume_only_where_it_exists():
     from advkit.cli.main import interrupted_message
 
-    assert "--resume" not in interrupted_message(["evaluate", "--n", "5"])
+    assert "--resume" not in interrupted_message(["attack", "--n", "5"])
+    assert "--resume" in interrupted_message(["evaluate", "--out", "runs/e"])
     assert "--resume" in interrupted_message(["train", "--model", "cnn"])
     assert "--resume" in interrupted_message(["defend"])
 

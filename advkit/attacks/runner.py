@@ -17,7 +17,11 @@ from advkit.plugins.registry import instantiate
 
 @dataclass
 class AttackResult:
-    """Adversarial examples and per-sample outcomes of one attack run (tensors on the CPU)."""
+    """Adversarial examples and per-sample outcomes of one attack run (tensors on the CPU).
+
+    `x` and `x_adv` hold every sample for a run on tensors; a streamed run (`keep=K`) holds only
+    the first K of them (its adversarial examples went to disk), the per-sample outcomes all n.
+    """
 
     attack: str
     params: dict
@@ -38,6 +42,15 @@ class AttackResult:
     @property
     def n(self) -> int:
         return len(self.y)
+
+    def head(self, k: int) -> AttackResult:
+        """The first `k` samples (at most those whose images are kept) as a result of their own."""
+        import dataclasses
+
+        k = min(k, len(self.x))
+        per_sample = {f: getattr(self, f)[:k] for f in ("x", "x_adv", "y", "pred_clean", "pred_adv", "success",
+                                                      "linf", "l2")}
+        return dataclasses.replace(self, **per_sample, targets=None if self.targets is None else self.targets[:k])
 
     @property
     def clean_accuracy(self) -> float:
@@ -122,43 +135,82 @@ def _max(t) -> float:
 
 def run_attack(attack: Attack, x, y, *, targets=None, batch_size: int = 256, progress=None,
                name: str | None = None, params: dict | None = None) -> AttackResult:
-    """Run `attack` over `x, y` in batches on the model's device and measure every sample.
+    """Run `attack` over tensors `x, y` in batches on the model's device and measure every sample.
 
     `progress`: a mode (auto, bar, plain, none), True/False, None (the ambient mode) or a running
     `advkit.progress` to advance (`advkit.reporting.progress`); it counts attacked samples.
     """
+    from advkit.data.dataset import Dataset
+
+    samples = Dataset(x.cpu(), y.cpu(), name="inputs")
+    return stream_attack(attack, samples, targets=targets, batch_size=batch_size, progress=progress, name=name,
+                         params=params)
+
+
+def stream_attack(attack: Attack, samples, *, targets=None, batch_size: int = 256, workers: int = 0,
+                  progress=None, name: str | None = None, params: dict | None = None, writer=None,
+                  keep: int | None = None, seed: int = 0) -> AttackResult:
+    """Run `attack` over a `SampleSet` read batch by batch (`advkit.data.stream.batches`, `workers`
+    reader processes), checking each batch against the model (shape, NaN, bounds, labels).
+
+    `targets`: None, a tensor (one target per sample) or a mode (random, least-likely, next, a
+    class), chosen per batch from the clean logits with one generator seeded by `seed`. `writer`
+    (an `advkit.reporting.adversarial.AdversarialWriter`) receives every batch's adversarial
+    examples; `keep` limits the images held in the result to the first K samples (None: all).
+    Only per-sample outcomes grow with n.
+    """
     import torch
 
+    from advkit.attacks.targets import choose_targets
+    from advkit.data.stream import batches
     from advkit.reporting.progress import track
 
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     model = attack.model
     device = device_of(model)
-    pred_clean = predict(model, x, batch_size)  # before the attack runs: never the model an attack left behind
-    outputs, started = [], time.perf_counter()
+    mode = None if targets is None or isinstance(targets, torch.Tensor) else targets
+    generator = torch.Generator().manual_seed(seed)
+    kept = keep if keep is not None else len(samples)
+    columns = {k: [] for k in ("x", "x_adv", "y", "pred_clean", "pred_adv", "targets", "linf", "l2")}
     budget = (params or {}).get(getattr(attack, "budget_param", "eps"))
     label = f"attack {name or attack.name}" + (f" eps={budget:g}" if isinstance(budget, (int, float)) else "")
-    with track(progress, len(x), label) as meter:
-        for start in range(0, len(x), batch_size):
-            xb = x[start:start + batch_size].to(device)
-            yb = y[start:start + batch_size].to(device)
-            tb = None if targets is None else targets[start:start + batch_size].to(device)
-            outputs.append(attack(xb, yb, targets=tb))
+    seconds = 0.0
+    with track(progress, len(samples), label) as meter:
+        for positions, xb, yb in batches(samples, batch_size, workers=workers):
+            check_batch(model, xb, yb)
+            pred_clean = predict(model, xb, batch_size)  # before the attack: never the model an attack left behind
+            if mode is not None:
+                tb = choose_targets(mode, logits_of(model, xb, batch_size), yb, generator)
+                check_labels(tb, model.num_classes, what="targets")
+            else:
+                tb = None if targets is None else targets[positions]
+            started = time.perf_counter()
+            adv = attack(xb.to(device), yb.to(device), targets=None if tb is None else tb.to(device)).cpu()
+            seconds += time.perf_counter() - started
+            pred_adv = predict(model, adv, batch_size)
+            delta = (adv - xb).flatten(1)
+            if writer is not None:
+                writer.add(positions, adv, yb, pred_clean, pred_adv, targets=tb)
+            room = kept - sum(len(t) for t in columns["x"])
+            if room > 0 or not columns["x"]:  # a copy: a view would keep the whole batch alive
+                columns["x"].append(xb[:max(room, 0)].clone())
+                columns["x_adv"].append(adv[:max(room, 0)].clone())
+            for key, value in (("y", yb), ("pred_clean", pred_clean), ("pred_adv", pred_adv), ("targets", tb),
+                               ("linf", norms.size(delta, "Linf")), ("l2", norms.size(delta, "L2"))):
+                if value is not None:
+                    columns[key].append(value.cpu())
             meter.update(len(xb))
-    x_adv = torch.cat(outputs) if outputs else x.clone()
-    seconds = time.perf_counter() - started
-    pred_adv = predict(model, x_adv, batch_size)
-    delta = (x_adv.cpu() - x.cpu()).flatten(1)
-    y_cpu = y.cpu()
-    success = pred_adv == (targets.cpu() if targets is not None else y_cpu)
-    if targets is None:
-        success = ~success
+    out = {k: torch.cat(v) if v else None for k, v in columns.items()}
+    if out["x"] is None:
+        out["x"] = out["x_adv"] = torch.zeros(0, *samples.input_shape)
+        out.update({k: torch.zeros(0, dtype=torch.long) for k in ("y", "pred_clean", "pred_adv")})
+        out.update({k: torch.zeros(0) for k in ("linf", "l2")})
+    success = out["pred_adv"] == (out["targets"] if out["targets"] is not None else out["y"])
     return AttackResult(
-        attack=name or attack.name, params=params or {}, x=x.cpu(), x_adv=x_adv.cpu(), y=y_cpu,
-        pred_clean=pred_clean, pred_adv=pred_adv, success=success,
-        linf=norms.size(delta, "Linf"), l2=norms.size(delta, "L2"), seconds=seconds,
-        targets=None if targets is None else targets.cpu(), device=str(device),
+        attack=name or attack.name, params=params or {}, x=out["x"], x_adv=out["x_adv"], y=out["y"],
+        pred_clean=out["pred_clean"], pred_adv=out["pred_adv"], success=success if targets is not None else ~success,
+        linf=out["linf"], l2=out["l2"], seconds=seconds, targets=out["targets"], device=str(device),
     )
 
 
@@ -202,10 +254,13 @@ def check_budget(instance, qualified: str) -> None:
                          "input units: 8/255 is 8 grey levels of 0-255 images in [0, 1]")
 
 
-def attack(name: str, model, x, y, *, targets=None, batch_size: int = 256, seed: int = 0,
-           progress=None, **params) -> AttackResult:
+def attack(name: str, model, x, y=None, *, targets=None, batch_size: int = 256, seed: int = 0,
+           progress=None, workers: int = 0, writer=None, keep: int | None = None, **params) -> AttackResult:
     """Run attack `name` on `model` over `x` (N x C x H x W, inside the model's bounds) and labels `y`.
 
+    `x` may instead be a `SampleSet` (no `y`): it is streamed batch by batch (`stream_attack`:
+    `workers` reader processes, each batch checked as it is read, adversarial examples to
+    `writer`, only the first `keep` images held in the result).
     `targets`: None (untargeted), a tensor of target classes, or a mode: "random",
     "least-likely", "next" or a class number. `seed` seeds torch/NumPy/Python and is passed to
     attacks that take one. A plain `nn.Module` is treated as taking inputs in [0, 1]. `progress`
@@ -216,22 +271,33 @@ def attack(name: str, model, x, y, *, targets=None, batch_size: int = 256, seed:
     import torch
 
     from advkit.attacks.targets import choose_targets
+    from advkit.data.dataset import Dataset, SampleSet
     from advkit.models.model import as_model
     from advkit.seeding import seed_everything
 
-    model = as_model(model, input_shape=tuple(x.shape[1:]))
-    x = torch.as_tensor(x, dtype=torch.float32)
-    y = torch.as_tensor(y).long()
-    check_batch(model, x, y)
+    if isinstance(x, SampleSet):
+        if y is not None:
+            raise UsageError("attack: pass labels inside the SampleSet, not as y")
+        samples = x
+        model = as_model(model, input_shape=tuple(samples.input_shape))
+    else:
+        if y is None:
+            raise UsageError("attack: labels y are required with a tensor x")
+        model = as_model(model, input_shape=tuple(x.shape[1:]))
+        x = torch.as_tensor(x, dtype=torch.float32)
+        y = torch.as_tensor(y).long()
+        check_batch(model, x, y)
+        samples = Dataset(x.cpu(), y.cpu(), name="inputs")
     seed_everything(seed)
     params, derived = derive_step(get_attack(name), params)
     instance, qualified, bound = make_attack(name, model, seed=seed, **params)
-    if targets is not None and not isinstance(targets, torch.Tensor):
-        logits = logits_of(model, x, batch_size)
+    if targets is not None and not isinstance(targets, torch.Tensor) and not isinstance(x, SampleSet):
+        logits = logits_of(model, x, batch_size)  # a mode over tensors: chosen over all samples at once
         targets = choose_targets(targets, logits, y, torch.Generator().manual_seed(seed))
-    if targets is not None:
-        check_labels(torch.as_tensor(targets), model.num_classes, what="targets")
-    result = run_attack(instance, x, y, targets=targets, batch_size=batch_size, progress=progress,
-                        name=qualified, params=bound)
+    if isinstance(targets, torch.Tensor):
+        targets = torch.as_tensor(targets).long().cpu()
+        check_labels(targets, model.num_classes, what="targets")
+    result = stream_attack(instance, samples, targets=targets, batch_size=batch_size, workers=workers,
+                           progress=progress, name=qualified, params=bound, writer=writer, keep=keep, seed=seed)
     result.derived = derived
     return result

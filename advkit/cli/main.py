@@ -87,14 +87,14 @@ for _command in COMMANDS:
 
 
 def interrupted_message(argv) -> str:
-    """What Ctrl-C prints: `--resume` is named only for a command that has it (train, defend)."""
+    """What Ctrl-C prints: `--resume` is named only for a command that has it (train, defend, evaluate)."""
     import sys
 
     args = list(sys.argv[1:] if argv is None else argv)
     name = next((str(a) for a in args if not str(a).startswith("-")), None)
     command = cli.commands.get(name) if name else None
     if command is not None and any(p.name == "resume" for p in command.params):
-        return f"interrupted (rerun the same `advkit {name}` with --resume to continue from the last epoch)"
+        return f"interrupted (rerun the same `advkit {name}` with --resume to continue from its last saved state)"
     return "interrupted"
 
 
@@ -104,22 +104,25 @@ def debug() -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `advkit` console script."""
+    from advkit import distributed
+
     try:
-        code = cli.main(args=argv, prog_name="advkit", standalone_mode=False)
+        with distributed.session():  # under torchrun: the process group for this command; else nothing
+            code = cli.main(args=argv, prog_name="advkit", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
         if debug():
             raise
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {distributed.label()}{exc.format_message()}", err=True)
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         if isinstance(exc.__context__, EOFError) and not isinstance(exc, KeyboardInterrupt):
             # click turns an EOFError (a truncated file, not Ctrl-C) into Abort
             if debug():
                 raise
-            click.echo(f"error: unexpected end of input: {one_line(exc.__context__) or 'EOFError'} "
+            click.echo(f"error: {distributed.label()}unexpected end of input: {one_line(exc.__context__) or 'EOFError'} "
                        "(set ADVKIT_DEBUG=1 for the traceback)", err=True)
             return 1
         click.echo(interrupted_message(argv), err=True)
@@ -127,16 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     except AdvkitError as exc:
         if debug():
             raise
-        click.echo(f"error: {one_line(exc)}", err=True)
+        click.echo(f"error: {distributed.label()}{one_line(exc)}", err=True)
         return exc.exit_code
     except Exception as exc:  # unexpected: still one line, the traceback on request
         if debug():
             raise
         if "TorchScript" in str(exc):
-            click.echo(f"error: the TorchScript model failed: {one_line(exc)} "
+            click.echo(f"error: {distributed.label()}the TorchScript model failed: {one_line(exc)} "
                        "(set ADVKIT_DEBUG=1 for the TorchScript traceback)", err=True)
             return 1
-        click.echo(f"error: unexpected {type(exc).__name__}: {one_line(exc)} (set ADVKIT_DEBUG=1 for the traceback)",
+        click.echo(f"error: {distributed.label()}unexpected {type(exc).__name__}: {one_line(exc)} (set ADVKIT_DEBUG=1 for the traceback)",
                    err=True)
         return 1
 

@@ -30,11 +30,23 @@ def float_list(count: int | None = None):
     return convert
 
 
+def _model_dir(ctx, param, value):
+    """--model-dir reaches the zoo plugins as ADVKIT_MODEL_DIR (their `model_dir=` parameter wins)."""
+    if value is not None:
+        import os
+
+        os.environ["ADVKIT_MODEL_DIR"] = value
+    return value
+
+
 def model_options(f, multiple: bool = False):
     """--model, --bounds, --mean, --std; with `multiple`, --model repeats and arrives as `model_specs`."""
     @click.option("--model", "model_specs" if multiple else "model_spec", metavar="SPEC", multiple=multiple,
-                  default=None, help="Zoo name (cnn, mlp:hidden=100-100, ...), checkpoint (.safetensors/.pt), TorchScript "
-                       "file, or file.py:func / package.module:func. Default: the cached digits CNN.")
+                  default=None, help="Zoo name (cnn, mlp:hidden=100-100, torchvision:resnet18, timm:resnet18.a1_in1k, "
+                       "robustbench:NAME, ...), checkpoint (.safetensors/.pt), TorchScript file, or file.py:func / "
+                       "package.module:func. Default: the cached digits CNN.")
+    @click.option("--model-dir", metavar="DIR", default=None, expose_value=False, callback=_model_dir,
+                  help="Where robustbench:NAME checkpoints lie (DIR/DATASET/THREAT/NAME.pt; default ./models).")
     @click.option("--bounds", metavar="LO,HI", callback=float_list(2), default=None,
                   help="Input bounds of the model (default 0,1).")
     @click.option("--mean", metavar="M[,M..]", callback=float_list(), default=None,
@@ -48,19 +60,35 @@ def model_options(f, multiple: bool = False):
 
 
 def data_options(default_split: str = "test"):
-    """--data, --split, --n, --seed."""
+    """--data, --split, --n, --seed, --resize, --crop (these two reach every `load_data` of the command)."""
     def decorate(f):
         @click.option("--data", "data_spec", metavar="SPEC", default=None,
-                      help="digits (default, no download), mnist:DIR, FILE.npz or an image folder.")
+                      help="digits (default, no download), mnist:DIR, cifar10:DIR, cifar100:DIR, imagenet:DIR, "
+                           "FILE.npz or an image folder (see `advkit list datasets`).")
+        @click.option("--resize", metavar="N|HxW", default=None,
+                      help="Image sources: scale the shorter side to N pixels (or to exactly HxW).")
+        @click.option("--crop", metavar="N|HxW", default=None,
+                      help="Image sources: centre crop to N x N (or HxW) pixels, after --resize.")
         @click.option("--split", type=click.Choice(["train", "test", "all"]), default=default_split,
                       show_default=True, help="Split of the data source, where it has one.")
-        @click.option("--n", type=int, default=None, help="Use the first N samples after a seeded shuffle.")
+        @click.option("--n", "-n", "n", type=int, default=None,
+                      help="Use the first N samples after a seeded shuffle (under torchrun write -n: "
+                           "torchrun takes --n for one of its own options).")
         @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for every random generator.")
         @functools.wraps(f)
-        def wrapper(*args, **kwargs):
-            return f(*args, **kwargs)
+        def wrapper(*args, resize=None, crop=None, **kwargs):
+            from advkit.data.dataset import image_size
+
+            with image_size(resize, crop):
+                return f(*args, **kwargs)
         return wrapper
     return decorate
+
+
+def workers_option(f):
+    """--workers N: background processes reading the data batches (`advkit.data.stream.batches`)."""
+    return click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+                        help="Processes reading data batches in the background (0: read in this process).")(f)
 
 
 def device_option(f):
@@ -102,7 +130,11 @@ def stdout_to_stderr():
 
 
 def out(text: str) -> None:
-    """A line of the command's own output (its result), on the real stdout."""
+    """A line of the command's own output (its result), on the real stdout (under torchrun: rank 0's only)."""
+    from advkit.distributed import is_main
+
+    if not is_main():
+        return
     if _real_stdout:
         sys.stderr.flush()
         click.echo(text, file=_real_stdout[-1])
@@ -130,8 +162,11 @@ def wrote(out_dir, names) -> None:
 
 
 def info(message: str) -> None:
-    """A status line on stderr (stdout stays clean for --json)."""
-    click.echo(message, err=True)
+    """A status line on stderr (stdout stays clean for --json); under torchrun rank 0's only."""
+    from advkit.distributed import is_main
+
+    if is_main():
+        click.echo(message, err=True)
 
 
 PROGRESS_MODES = ("auto", "bar", "plain", "none")  # advkit.reporting.progress.MODES (not imported: no torch, fast)
@@ -151,7 +186,11 @@ def progress_option(f):
 
 def progress_setting() -> str:
     """The --progress mode of the running command (auto when it has no such option)."""
+    from advkit.distributed import is_main
+
     ctx = click.get_current_context(silent=True)
+    if not is_main():
+        return "none"  # under torchrun only rank 0 shows progress
     return ctx.meta.get("advkit.progress", "auto") if ctx is not None else "auto"
 
 

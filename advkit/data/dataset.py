@@ -6,6 +6,8 @@ A `--data` spec is `digits` (the embedded default), `mnist:DIR`, `FILE.npz` or a
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import torch
 from advkit.errors import DataError, UsageError
 
 SPLITS = ("train", "test", "all")
+_SIZE: contextvars.ContextVar = contextvars.ContextVar("advkit_image_size", default=(None, None))
 
 
 class SampleSet:
@@ -140,6 +143,12 @@ class DataSource:
     def load(self, split: str) -> Dataset:
         raise NotImplementedError
 
+    def set_size(self, resize=None, crop=None) -> None:
+        """Apply `--resize`/`--crop` (sources of resizable images override this; the rest refuse)."""
+        if resize is not None or crop is not None:
+            raise UsageError(f"--resize/--crop apply to image sources (cifar10, cifar100, imagenet, imagefolder), "
+                             f"not to {self.name!r} data")
+
 
 def resolve_source(spec: str) -> DataSource:
     """The data source a `--data` spec names."""
@@ -158,22 +167,40 @@ def resolve_source(spec: str) -> DataSource:
     raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def image_size(resize=None, crop=None):
+    """`--resize`/`--crop` for the `load_data` calls inside the block that pass none of their own."""
+    token = _SIZE.set((resize, crop))
+    try:
+        yield
+    finally:
+        _SIZE.reset(token)
+
+
 def load_data(spec: str = "digits", split: str = "test", n: int | None = None, seed: int = 0,
-              bounds: tuple[float, float] | None = (0.0, 1.0)) -> Dataset:
+              bounds: tuple[float, float] | None = (0.0, 1.0), resize=None, crop=None) -> SampleSet:
     """Load `spec`, pick `split`, take the first `n` samples after a shuffle seeded by `seed`, validate.
 
+    An in-memory source gives a `Dataset`, validated here; a lazy one stays lazy (`n` picks a
+    `Subset`) and its samples are validated batch by batch by whoever streams them.
+
     `bounds=None` skips the pixel-range check (the caller checks against the model's bounds).
+    `resize` (shorter side N, or "HxW") and `crop` (centre N or "HxW") apply to image sources
+    (default: those of an enclosing `image_size` block, the CLI's `--resize`/`--crop`).
     """
     if split not in SPLITS:
         raise UsageError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     source = resolve_source(spec)
+    outer = _SIZE.get()
+    source.set_size(outer[0] if resize is None else resize, outer[1] if crop is None else crop)
     if split != "all" and split not in source.splits:
         split = "all"
     data = source.load(split)
-    if not data.x.is_floating_point():
-        raise DataError(f"data {spec!r}: images must be floating point after loading")
-    data.x = data.x.float()
-    data.y = data.y.long()
+    if isinstance(data, Dataset):  # a lazy set is never materialised here: its samples are checked as they stream
+        if not data.x.is_floating_point():
+            raise DataError(f"data {spec!r}: images must be floating point after loading")
+        data.x = data.x.float()
+        data.y = data.y.long()
     if n is not None:
         if n < 1:
             raise UsageError(f"--n must be at least 1, got {n}")
@@ -182,14 +209,22 @@ def load_data(spec: str = "digits", split: str = "test", n: int | None = None, s
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
         data = data.subset(order)
     data.meta.update({"spec": spec, "split": split})
-    validate(data, bounds=bounds)
+    if isinstance(data, Dataset):
+        validate(data, bounds=bounds)
     return data
 
 
-def validate(data: Dataset, bounds=(0.0, 1.0), num_classes: int | None = None) -> None:
-    """Reject NaN/Inf, pixels outside `bounds` (unless None) and labels outside [0, num_classes)."""
-    check_inputs(data.x, bounds, what=f"data {data.name!r}")
-    check_labels(data.y, num_classes, what=f"data {data.name!r}")
+def validate(data: SampleSet, bounds=(0.0, 1.0), num_classes: int | None = None) -> None:
+    """Reject NaN/Inf, pixels outside `bounds` (unless None) and labels outside [0, num_classes).
+
+    A lazy set is read batch by batch (`advkit.data.stream.batches`), never held whole.
+    """
+    from advkit.data.stream import batches
+
+    what = f"data {data.name!r}"
+    for _, x, y in ([(None, data.x, data.y)] if isinstance(data, Dataset) else batches(data)):
+        check_inputs(x, bounds, what=what)
+        check_labels(y, num_classes, what=what)
 
 
 def check_inputs(x: torch.Tensor, bounds, what: str = "inputs") -> None:

@@ -32,7 +32,8 @@ def batches(samples, batch_size: int = 256, *, workers: int = 0, positions=None)
     if workers < 0:
         raise UsageError(f"--workers must be 0 or more, got {workers}")
     positions = torch.arange(len(samples)) if positions is None else torch.as_tensor(positions, dtype=torch.long)
+    # an own generator: the loader's worker seed must not consume the global torch RNG the attacks draw from
     loader = torch.utils.data.DataLoader(_Indexed(samples, positions), batch_size=batch_size, shuffle=False,
-                                         num_workers=workers, persistent_workers=False)
+                                         num_workers=workers, generator=torch.Generator().manual_seed(0))
     for index, x, y in loader:
         yield index.long(), x.float(), torch.as_tensor(y).long()

@@ -13,6 +13,7 @@ from advkit.reporting.text import table
 
 FIGURES = ("robust_accuracy", "perturbation_sizes", "examples")
 FILES = ("result.json", "report.md", "report.html", *(f"{name}.png" for name in FIGURES))  # what write_reports writes
+CURVE = "robustness_curve"  # the figure written too when the summary has a curve (`evaluate --curve`)
 
 
 def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -> list[Path]:
@@ -22,13 +23,15 @@ def write_reports(out_dir, evaluation, model, summary: dict, class_names=None) -
     pngs = {name: render(fig) for name, fig in zip(FIGURES, (accuracy_figure(evaluation),
                                                              sizes_figure(evaluation),
                                                              examples_figure(evaluation, model, class_names)))}
+    if "curve" in summary:
+        pngs[CURVE] = render(curve_figure(evaluation, summary["curve"]))
     with file_set(out) as stage:
         for name, data in pngs.items():
             write_bytes(stage / f"{name}.png", data)
         write_json(stage / "result.json", summary)
         write_text(stage / "report.md", markdown(summary, {name: f"{name}.png" for name in pngs}))
         write_text(stage / "report.html", page(summary, pngs))
-    return [out / name for name in FILES]
+    return [out / name for name in (*FILES, *([f"{CURVE}.png"] if CURVE in pngs else []))]
 
 
 def render(fig) -> bytes:
@@ -69,17 +72,32 @@ def sizes_figure(evaluation):
     return fig
 
 
+def curve_figure(evaluation, curve: list):
+    """Robust accuracy against eps from each sample's smallest perturbation found, with the cascade's points."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.step([p["eps"] for p in curve], [p["robust_accuracy"] for p in curve], where="post",
+            label="smallest perturbation found")
+    ax.plot(evaluation.eps, [evaluation.worst_case[e] for e in evaluation.eps], "ko", label="worst case per eps")
+    ax.set_xlabel(f"eps ({evaluation.norm})")
+    ax.set_ylabel("robust accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=7)
+    return fig
+
+
 def examples_figure(evaluation, model, class_names=None, count: int = 6):
     """Clean | adversarial pairs for the smallest eps at which adversarial examples were found."""
     plt = pyplot()
     names = class_names or [str(i) for i in range(model.num_classes)]
     lo, hi = model.bounds
-    eps = next((e for e in evaluation.eps if evaluation.adversarial.get(e)), None)
-    found = list(evaluation.adversarial.get(eps, {}).items())[:count] if eps is not None else []
+    eps = min((example[1] for example in evaluation.examples), default=None)
+    found = [example for example in evaluation.examples if example[1] == eps][:count]
+    labels = dict(zip(evaluation.positions.tolist(), evaluation.y.tolist()))
     fig, axes = plt.subplots(max(1, len(found)), 2, figsize=(4, 2 * max(1, len(found))), squeeze=False,
                              layout="constrained")
-    for row, (i, (x_adv, pred, label)) in enumerate(found):
-        image(axes[row, 0], (evaluation.x[i] - lo) / (hi - lo), f"clean: {names[int(evaluation.y[i])]}")
+    for row, (i, _, x, x_adv, pred, label) in enumerate(found):
+        image(axes[row, 0], (x - lo) / (hi - lo), f"clean: {names[labels[i]]}")
         image(axes[row, 1], (x_adv - lo) / (hi - lo), f"{label}: {names[pred]}")
     if not found:
         axes[0, 0].set_axis_off()
@@ -103,6 +121,11 @@ def cost_lines(summary: dict) -> list[str]:
     m = cost["measured"]
     lines = [f"{cost['mode']}: {m['seconds']:.2f} s, {m['forward']} forward and {m['backward']} backward "
              "sample passes"]
+    if eot := summary.get("eot"):
+        seen = f"attacks saw the model's output averaged over {eot['draws']} draws" if eot["draws"] else \
+            "attacks saw single draws (--eot 0)"
+        lines.append(f"EOT: {seen}; a sample counted as fooled only when misclassified by most of {eot['votes']} "
+                     "predictions")
     if "skipped_by_early_stop" in cost and not summary.get("early_stop", True):
         lines.append("early stopping off: the model's outputs vary between passes, so attacks run to the end")
     elif "skipped_by_early_stop" in cost:

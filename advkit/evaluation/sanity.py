@@ -73,11 +73,15 @@ def finding(code: str, detail: str) -> Finding:
 
 def run_checks(model, evaluation, specs, *, probe: int = 64, batch_size: int = 256):
     """All checks for `evaluation` of `model` with attack `specs`; returns (findings, probe cost)."""
+    import torch
+
     from advkit.evaluation.watch import ForwardWatch
     from advkit.models.inference import logits_of
 
-    correct = (evaluation.clean_pred == evaluation.y).nonzero().flatten()[:probe]
-    x, y = evaluation.x[correct], evaluation.y[correct]
+    _, x, y = evaluation.probe  # the first correctly classified samples
+    if x is None:
+        x, y = torch.empty(0, *model.input_shape), torch.empty(0, dtype=torch.long)
+    x, y = x[:probe], y[:probe]
     logits = logits_of(model, x, batch_size)
     findings = [f for f in (_probabilities(logits), _randomized(evaluation),
                             _gradients(model, x, y)) if f]

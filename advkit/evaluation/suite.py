@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from advkit.attacks.steps import STEP_RULE
 from advkit.errors import UsageError
 
-DEFAULT_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
+# AutoAttack standard's composition and budgets (Croce & Hein 2020), in its order (the cascade drops
+# each sample once fooled): APGD-CE 100 steps, APGD-T over the other classes, FAB-T, Square 5,000 queries.
+DEFAULT_SUITE = ("torchattacks.apgd:loss=ce:steps=100,torchattacks.apgdt:steps=100,"
+                 "torchattacks.fab:multi_targeted=True:steps=100,torchattacks.square:n_queries=5000")
+
+# The suite before AutoAttack's budgets: library defaults (APGD 10 steps, Square 1,000 queries).
+FAST_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
+
+SUITES = {
+    "default": (DEFAULT_SUITE, "AutoAttack standard's attacks and budgets (APGD-CE, APGD-T, FAB-T, Square-5000)"),
+    "fast": (FAST_SUITE, ("WEAKER and cheaper: APGD-CE and APGD-DLR with 10 steps, Square with 1,000 "
+                          "queries; it overstates robust accuracy, use it for quick looks only")),
+}
 
 
 ALPHA_RULE = STEP_RULE  # Madry et al.'s step size, used when an attack's step size is not given
@@ -33,7 +45,12 @@ class AttackSpec:
 
 
 def parse_attacks(text: str) -> list[AttackSpec]:
-    """`"pgd:steps=20,alpha=0.01,apgd:loss=dlr"` -> specs; a bare `key=value` extends the previous attack."""
+    """`"pgd:steps=20,alpha=0.01,apgd:loss=dlr"` -> specs; a bare `key=value` extends the previous attack.
+
+    A suite name (`default`, `fast`: `SUITES`) stands for its attacks.
+    """
+    if text.strip() in SUITES:
+        text = SUITES[text.strip()][0]
     specs: list[tuple[str, dict]] = []
     for token in filter(None, (t.strip() for t in text.split(","))):
         name, sep, rest = token.partition(":")
@@ -105,7 +122,7 @@ def instantiate(spec: AttackSpec, model, eps: float, norm: str, seed: int, **ove
     if cls.norm_param in schema:
         params.setdefault(cls.norm_param, norm)
     params, _ = derive_step(cls, params)
-    attack, qualified, bound = make_attack(spec.name, model, seed=seed, **params)
+    attack, _, bound = make_attack(spec.name, model, seed=seed, **params)
     if attack.norm != norm:
         raise UsageError(f"attack {spec.label!r} measures perturbations in {attack.norm}, "
                          f"the evaluation in {norm} (choose --norm {attack.norm} or another attack)")

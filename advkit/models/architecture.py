@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from torch import nn
 
@@ -29,7 +29,8 @@ def build_network(spec: str, input_shape: Sequence[int], num_classes: int | None
             raise UsageError(python_file_hint(name))
         registry().lookup("models", name)  # raises "unknown model ..., did you mean"
     cls = registry().lookup("models", name).cls
-    kwargs = bind(cls, dict(_split_kv(rest, spec)), what=f"model {name!r}")
+    required = [p.name for p in parameters(cls) if p.required]
+    kwargs = bind(cls, dict(_split_kv(rest, spec, required[0] if required else None)), what=f"model {name!r}")
     if num_classes is None:
         raise UsageError(f"model {name!r} needs the number of classes (from --data)")
     try:
@@ -40,16 +41,25 @@ def build_network(spec: str, input_shape: Sequence[int], num_classes: int | None
     return net, {"architecture": name, "params": {k: jsonable(v) for k, v in effective.items()}}
 
 
+def names_zoo(spec: str) -> bool:
+    """True when `spec` starts with a registered architecture's name (`mlp:...`, `timm:...`)."""
+    return spec.partition(":")[0] in _zoo_names()
+
+
 def _zoo_names() -> set[str]:
     from advkit.plugins.registry import registry
 
     return {r.name for r in registry().all("models")} | {r.qualified_name for r in registry().all("models")}
 
 
-def _split_kv(text: str, spec: str):
-    for item in filter(None, text.split(",")):
+def _split_kv(text: str, spec: str, positional: str | None = None):
+    """`key=value` items separated by `,` or `:`; with `positional` (a zoo's first required parameter:
+    `torchvision:resnet18`), a leading item without `=` is its value."""
+    for i, item in enumerate(filter(None, text.replace(":", ",").split(","))):
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep and i == 0 and positional is not None:
+            key, value = positional, item
+        elif not sep:
             raise UsageError(f"model parameters are written key=value, got {item!r} in {spec!r}")
         yield key.strip(), value.strip()
 

@@ -1,20 +1,21 @@
 """Building a model from a `--model` spec.
 
 A `--model` spec is one of:
-  * a zoo architecture, optionally with parameters: `cnn`, `mlp:hidden=100-100,activation=silu`
+  * a zoo architecture, optionally with parameters: `cnn`, `mlp:hidden=100-100,activation=silu`,
+    `torchvision:resnet50:weights=IMAGENET1K_V2` (a leading value fills the zoo's first required parameter)
   * an advkit checkpoint: `model.safetensors` or `model.pt` (weights plus metadata)
   * a TorchScript file: `model.ts` / `model.pt` saved with `torch.jit.save`
   * Python code returning an `nn.Module`: `path/to/file.py:func` or `package.module:func`"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
 from advkit.errors import UsageError
-from advkit.models.architecture import build_network
+from advkit.models.architecture import build_network, names_zoo
 from advkit.models.model import Model
 from advkit.models.validation import check_model
 
@@ -33,13 +34,14 @@ def load_model(
     """Build or load the model a `--model` spec names; shape and classes come from the data."""
     from advkit.models import checkpoints
 
-    overrides = {k: v for k, v in dict(bounds=bounds, mean=mean, std=std).items() if v is not None}
+    overrides = {k: v for k, v in {"bounds": bounds, "mean": mean, "std": std}.items() if v is not None}
     path = Path(spec)
     if path.suffix == ".py" and path.is_file():
         from advkit.models.architecture import python_file_hint
 
         raise UsageError(python_file_hint(spec))
-    from_file = path.suffix in checkpoints.SUFFIXES or path.exists()
+    # `timm:NAME:checkpoint=x.pth` ends like a checkpoint but names a zoo
+    from_file = path.exists() or (path.suffix in checkpoints.SUFFIXES and not names_zoo(spec))
     if from_file:
         model = checkpoints.load(path, input_shape=input_shape, **overrides)
     else:
@@ -48,7 +50,9 @@ def load_model(
         net, recipe = build_network(spec, input_shape, num_classes)
         if "source" in recipe:  # the user's own network: its output width, from a probe, is its class count
             num_classes = None
-        model = Model(net, input_shape, num_classes, spec=recipe, **{"bounds": (0.0, 1.0), **overrides})
+        # a zoo network states the normalization its weights expect (`preprocessing`): folded in, --mean/--std win
+        expected = {k: v for k, v in (getattr(net, "preprocessing", None) or {}).items() if k in ("mean", "std")}
+        model = Model(net, input_shape, num_classes, spec=recipe, **{"bounds": (0.0, 1.0), **expected, **overrides})
         if class_names is not None and len(class_names) == model.num_classes:
             model.class_names = list(class_names)
     if device is not None:

@@ -5,7 +5,8 @@ from advkit.plugins.lazy import Lazy
 
 _MODELS = ["Linear", "MLP", "LeNet", "CNN"]
 _ACTIVATIONS = ["ReLU", "Tanh", "Sigmoid", "Softplus", "SiLU", "GELU", "ELU"]
-_DATASETS = ["digits:Digits", "mnist:MNIST", "npz:NPZ", "imagefolder:ImageFolder"]
+_DATASETS = ["digits:Digits", "mnist:MNIST", "npz:NPZ", "imagefolder:ImageFolder", "cifar:CIFAR10",
+             "cifar:CIFAR100", "imagenet:ImageNet"]
 
 
 @hookimpl

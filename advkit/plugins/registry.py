@@ -49,7 +49,7 @@ BUILTIN = "advkit"
 # The entry points advkit itself ships (pyproject.toml's [project.entry-points.advkit]), plus the built-in
 # plugin: a third-party distribution may not take these names.
 FIRST_PARTY = frozenset({BUILTIN, "torchattacks", "art", "distillation", "sat", "szegedy", "tilt", "advtrain",
-                         "fooling"})
+                         "fooling", "zoos", "autoattack", "minnorm"})
 
 
 # The commands of `advkit` itself (advkit.cli.main.COMMANDS; a test keeps both in step): no plugin may replace one.

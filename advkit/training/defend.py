@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from advkit import distributed
 from advkit.errors import UsageError
 
 # Share of test inputs with an exactly zero input gradient above which a summary warns of masking.
@@ -41,7 +42,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     from advkit.reporting.progress import progress_mode
     from advkit.reporting.provenance import envelope
     from advkit.seeding import seed_everything
-    from advkit.training.loop import TrainConfig
+    from advkit.training.loop import TrainConfig, training_ranks
 
     config = config or TrainConfig()
     config.check()
@@ -62,7 +63,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
     if takes_eps and budget not in eval_params and isinstance(getattr(defense, "eps", None), (int, float)):
         eval_params[budget] = defense.eps
     run = {"defense": qualified, "params": effective, "config": asdict(config), "model": copy.deepcopy(model.spec)}
-    if out is not None:
+    if out is not None and distributed.is_main():
         _check_resumable(_run_file(out), {**run, "data": train_data.describe()}, resume)
     defense.config, defense.checkpoint, defense.resume = config, out, resume
     defense.progress, defense.stop_after = progress, stop_after
@@ -78,7 +79,7 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
             seconds = time.perf_counter() - started
             after, _ = measurements(defended, test_data, **measure)
     except BaseException:
-        if out is not None and not _state_files(out):
+        if out is not None and distributed.is_main() and not _state_files(out):
             _run_file(out).unlink(missing_ok=True)  # nothing to resume: leave no record behind
         raise
     warnings = masking_warnings(after)
@@ -94,11 +95,11 @@ def defend(name: str, model, train_data, test_data=None, *, params: dict | None 
         "eval_on_training_data": on_training_data,
         "data": {"train": train_data.describe(), "test": test_data.describe()},
         "before": before, "after": after, "details": defense.report(),
-        "warnings": warnings, "seconds": round(seconds, 3),
+        "warnings": warnings, "seconds": round(seconds, 3), **training_ranks(config),
         **envelope(plugins=[plugin, evaluation["attack"].split(".")[0]], seed=config.seed, device=defended.device,
                    params=effective),
     }
-    if out is not None:
+    if out is not None and distributed.is_main():  # under torchrun rank 0 writes the model and summary
         from advkit.models import checkpoints
 
         defended.spec["defended"] = {"defense": qualified, "params": effective}

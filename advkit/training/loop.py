@@ -2,6 +2,14 @@
 
 Every epoch reseeds all generators from (seed, epoch), so a run resumed from its epoch checkpoint
 ends with exactly the weights of an uninterrupted run with the same seed.
+
+Under torchrun (`advkit.distributed`) the model is wrapped in DistributedDataParallel and each rank
+trains on its part of every epoch (a DistributedSampler seeded with the config's seed, `set_epoch`
+each epoch): `batch_size` is per rank, the global batch is world size x batch size, and the learning
+rate applies to that global batch's averaged gradient. The loss function gets the wrapped model (one
+DDP step per batch); an adversarial loss attacks the unwrapped model it was built on, so no gradient
+is all-reduced while attacking. BatchNorm statistics are per rank (DDP broadcasts rank 0's running
+statistics). After every epoch the ranks' weights are compared; only rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from advkit.errors import UsageError
+from advkit import distributed
+from advkit.errors import ModelError, UsageError
 from advkit.reporting.files import atomic_path
 from advkit.seeding import seed_everything
 
@@ -71,7 +80,8 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
     optimizer = _optimizer(model, config)
     history: list[dict] = []
     start_epoch = 0
-    run = {"tag": tag, "config": asdict(config), **(fingerprint(model, x, y) if checkpoint is not None else {})}
+    run = {"tag": tag, "config": asdict(config), "world_size": distributed.world_size(),
+           **(fingerprint(model, x, y) if checkpoint is not None else {})}
     if resume:
         start_epoch, history = _restore(checkpoint, model, optimizer, run)
     to_run = max(0, config.epochs - start_epoch)
@@ -85,20 +95,25 @@ def train(model, x, y, config: TrainConfig | None = None, *, loss_fn: LossFn = c
 def _epochs(model, x, y, config, loss_fn, optimizer, history, start_epoch, stop_after, checkpoint, run, tag,
             meter) -> None:
     device = next(model.parameters()).device
+    net, sampler = _parallel(model, len(x), config.seed)
     epochs_run = 0
     for epoch in range(start_epoch, config.epochs):
         if stop_after is not None and epochs_run >= stop_after:
             break
-        seed_everything(config.seed * 100_003 + epoch)
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        seed_everything(config.seed * 100_003 + epoch + 1_000_003 * distributed.rank())
+        if sampler is None:
+            order = torch.randperm(len(x), generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+        else:
+            sampler.set_epoch(epoch)
+            order = torch.tensor(list(sampler), dtype=torch.long)
         model.train()
         started, total, seen = time.perf_counter(), 0.0, 0
         meter.describe(f"{tag} epoch {epoch + 1}/{config.epochs}")
-        for start in range(0, len(x), config.batch_size):
+        for start in range(0, len(order), config.batch_size):
             index = order[start:start + config.batch_size]
             xb, yb = x[index].to(device), y[index].to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model, xb, yb)
+            loss = loss_fn(net, xb, yb)
             if not torch.isfinite(loss):
                 raise UsageError(f"training diverged at epoch {epoch + 1} (loss {loss.item()}); lower --lr")
             loss.backward()
@@ -106,15 +121,65 @@ def _epochs(model, x, y, config, loss_fn, optimizer, history, start_epoch, stop_
             total += loss.item() * len(index)
             seen += len(index)
             meter.postfix(f"loss {total / seen:.4f}")
-            meter.update(len(index))
+            meter.update(len(index) * distributed.world_size())
         model.eval()
+        total, seen = _summed(total, seen)
         history.append({"epoch": epoch + 1, "loss": total / max(seen, 1),
                         "seconds": round(time.perf_counter() - started, 3)})
-        if epoch == 0:
+        if epoch == 0 and distributed.is_main():
             warn_if_at_chance(model, x, y, config, tag)
         epochs_run += 1
-        if checkpoint is not None:
+        _check_ranks_agree(model, epoch + 1)
+        if checkpoint is not None and distributed.is_main():
             _save_state(checkpoint, model, optimizer, run, epoch + 1, history)
+
+
+def training_ranks(config: TrainConfig) -> dict:
+    """Under torchrun: the process group, and the global batch (the batch size is per rank); else nothing."""
+    group = distributed.describe()
+    return {"distributed": {**group, "global_batch_size": config.batch_size * group["world_size"]}} if group else {}
+
+
+def _parallel(model, n: int, seed: int):
+    """Under torchrun: (model in DistributedDataParallel, seeded DistributedSampler over n samples); else (model, None)."""
+    if not distributed.active():
+        return model, None
+    from torch.nn.parallel import DistributedDataParallel
+    from torch.utils.data import DistributedSampler
+
+    device = next(model.parameters()).device
+    net = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    sampler = DistributedSampler(range(n), num_replicas=distributed.world_size(), rank=distributed.rank(),
+                                 shuffle=True, seed=seed)
+    return net, sampler
+
+
+def _summed(total: float, seen: int) -> tuple[float, int]:
+    """An epoch's loss sum and sample count over every rank (the history is the same on all of them)."""
+    if not distributed.active():
+        return total, seen
+    rows = distributed.gather_rows(torch.tensor([[total, float(seen)]], dtype=torch.float64))
+    return float(rows[:, 0].sum()), int(rows[:, 1].sum())
+
+
+def weights_digest(model) -> str:
+    """A digest of `model`'s state dict: names, shapes and exact values."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tuple(tensor.shape)};".encode())
+        digest.update(_bytes(tensor))
+    return digest.hexdigest()
+
+
+def _check_ranks_agree(model, epoch: int) -> None:
+    """Under torchrun: every rank holds the same weights after `epoch` (else a ModelError naming the ranks)."""
+    if not distributed.active():
+        return
+    digests = distributed.gather_json(weights_digest(model))
+    differ = [r for r, d in enumerate(digests) if d != digests[0]]
+    if differ:
+        raise ModelError(f"after epoch {epoch} the weights of rank(s) {differ} differ from rank 0's "
+                         "(a layer outside DDP's reach, or nondeterministic kernels)")
 
 
 CHECK_SAMPLES = 2048  # training samples whose accuracy after epoch 1 is checked against chance
@@ -198,6 +263,8 @@ def _restore(path, model, optimizer, run: dict) -> tuple[int, list[dict]]:
                if k != "epochs" and saved.get(k) != value]
     if state.get("tag") != run["tag"]:
         changed.insert(0, f"stage {state.get('tag')!r} -> {run['tag']!r}")
+    if state.get("world_size", 1) != run["world_size"]:
+        changed.append(f"world size {state.get('world_size', 1)} -> {run['world_size']} (torchrun ranks)")
     if "data" not in state:
         changed.append("it has no fingerprint of the architecture and data: written by an older advkit")
     else:

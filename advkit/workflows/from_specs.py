@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from advkit import distributed
 from advkit.errors import UsageError
 from advkit.models.architecture import model_source
 from advkit.training.defend import defend
@@ -14,21 +15,30 @@ ANALYZE_FILES = ("report.json",)  # and one PNG per figure
 REPRODUCE_FILES = ("result.json", "report.md")  # and one PNG per figure
 
 
+EXAMPLES_KEPT = 64  # images a streamed `attack_from_specs` holds for examples.png (the rest go to adversarial.npz)
+
+
 def attack_from_specs(name: str, model_spec: str | None = None, data_spec: str | None = None, *,
                       split: str = "test", n: int | None = None, seed: int = 0, device: str = "auto", bounds=None,
                       mean=None, std=None, params: dict | None = None, targets=None, batch_size: int = 256,
-                      progress=None, out=None) -> tuple[object, dict]:
+                      workers: int = 0, progress=None, out=None) -> tuple[object, dict]:
     """Attack `name` on the model and data of the specs; returns (AttackResult, summary).
 
-    `targets`: a target mode (random, least-likely, next, a class number) or None. With `out` (a
-    folder), the summary (result.json), the adversarial examples (adversarial.npz) and a figure of
-    examples (examples.png) are written there. `params` (`key: value`, values may be text) go to the attack.
+    The data stream batch by batch (`workers` reader processes); the result holds per-sample
+    outcomes and the first `EXAMPLES_KEPT` images only. `targets`: a target mode (random,
+    least-likely, next, a class number) or None. With `out` (a folder), the summary (result.json),
+    the adversarial examples (adversarial.npz, written batch by batch by `AdversarialWriter`) and a
+    figure of examples (examples.png) are written there, all or none. `params` (`key: value`,
+    values may be text) go to the attack.
     """
+    import contextlib
+
     from advkit.attacks.figures import examples_figure
-    from advkit.attacks.runner import attack
-    from advkit.reporting.files import check_output_dir, file_set, write_json, write_npz
+    from advkit.reporting.adversarial import AdversarialWriter
+    from advkit.reporting.files import check_output_dir, file_set, write_json
     from advkit.reporting.provenance import envelope
     from advkit.workflows.inputs import load_inputs
+    from advkit.workflows.sharded import sharded_attack
 
     if out is not None:
         check_output_dir(out, ATTACK_FILES)
@@ -38,30 +48,38 @@ def attack_from_specs(name: str, model_spec: str | None = None, data_spec: str |
     inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                          bounds=bounds, mean=mean, std=std)
     data = inputs.data
-    result = attack(name, inputs.model, data.x, data.y, targets=targets, batch_size=batch_size, seed=seed,
-                    progress=progress, **(params or {}))
-    plugin = result.attack.split(".")[0]
-    source = model_source(inputs.model.spec)
-    summary = {**result.summary(), "plugin": plugin, "model": inputs.model_spec, "model_source": source,
-               "data": data.describe(),
-               **envelope(plugins=[plugin] + [source["plugin"]] * (source["plugin"] not in (None, plugin, "advkit")),
-                          seed=seed, device=result.device, params=result.params)}
-    if targets is not None:
-        summary["target_mode"] = targets
-    if out is not None:
-        arrays = dict(x_adv=result.x_adv.numpy(), y=result.y.numpy(), pred_clean=result.pred_clean.numpy(),
-                      pred_adv=result.pred_adv.numpy())
-        if result.targets is not None:
-            arrays["targets"] = result.targets.numpy()
-        with file_set(out) as stage:  # all three files or none
+    with contextlib.ExitStack() as stack:
+        # under torchrun rank 0 writes the merged result; all three files or none
+        stage = stack.enter_context(file_set(out)) if out is not None and distributed.is_main() else None
+        writer = stack.enter_context(AdversarialWriter(stage / "adversarial.npz")) if stage is not None else None
+        if distributed.active():  # a shard per rank on tensors, merged
+            result = sharded_attack(name, inputs.model, data.x, data.y, targets=targets, batch_size=batch_size,
+                                    seed=seed, progress=progress, **(params or {}))
+            if writer is not None:
+                writer.add(range(result.n), result.x_adv, result.y, result.pred_clean, result.pred_adv,
+                           targets=result.targets)
+        else:
+            result = runner.attack(name, inputs.model, data, targets=targets, batch_size=batch_size, seed=seed,
+                                   progress=progress, workers=workers, writer=writer, keep=EXAMPLES_KEPT,
+                                   **(params or {}))
+        plugin = result.attack.split(".")[0]
+        source = model_source(inputs.model.spec)
+        summary = {**result.summary(), "plugin": plugin, "model": inputs.model_spec, "model_source": source,
+                   "data": data.describe(),
+                   **envelope(plugins=[plugin] + [source["plugin"]] * (source["plugin"] not in (None, plugin, "advkit")),
+                              seed=seed, device=result.device, params=result.params)}
+        if targets is not None:
+            summary["target_mode"] = targets
+        if stage is not None:
+            writer.close(result.n)
             write_json(stage / "result.json", summary)
-            write_npz(stage / "adversarial.npz", **arrays)
-            examples_figure(stage / "examples.png", result, inputs.model, data.class_names)
+            examples_figure(stage / "examples.png", result.head(EXAMPLES_KEPT), inputs.model, data.class_names)
     return result, summary
 
 
 OWN_OPTIONS = {"seed": "--seed", "batch_size": "--batch-size", "targets": "--targeted", "model": "--model",
-               "x": "--data", "y": "--data", "name": "--plugin", "progress": None, "kind": None}
+               "x": "--data", "y": "--data", "name": "--plugin", "progress": None, "kind": None,
+               "workers": "--workers", "writer": None, "keep": None}
 
 
 def own_arguments(params: dict | None, func, what: str) -> dict:
@@ -83,35 +101,47 @@ def own_arguments(params: dict | None, func, what: str) -> dict:
 def evaluate_from_specs(model_spec: str | None = None, data_spec: str | None = None, *, split: str = "test",
                         n: int | None = None, seed: int = 0, device: str = "auto", bounds=None, mean=None, std=None,
                         attacks=None, eps=None, norm: str = "Linf", full: bool = False, probe: int = 64,
-                        batch_size: int = 256, progress=None, out=None) -> tuple[object, dict]:
+                        batch_size: int = 256, progress=None, out=None, resume: bool = False, curve: bool = False,
+                        eot: int | None = None, workers: int = 0) -> tuple[object, dict]:
     """`evaluate` on the model and data of the specs; returns (Evaluation, summary).
 
     `full` runs every attack on every sample (no cascade). With `out` (a folder), the report files
-    (`advkit.evaluation.report.FILES`: result.json, report.md, report.html, figures) are written there.
+    (`advkit.evaluation.report.FILES`: result.json, report.md, report.html, figures) are written there,
+    and the run's state (`advkit.evaluation.state.FILE`) every few batches: `resume` continues it.
+    `curve` adds the robustness curve; `eot` and `workers` as in `evaluate`.
     """
     import time
+    from pathlib import Path
 
-    from advkit.evaluation.cascade import evaluate
+    from advkit.evaluation import state
+    from advkit.errors import UsageError
     from advkit.reporting.files import check_output_dir
     from advkit.reporting.provenance import envelope
     from advkit.workflows.inputs import load_inputs
+    from advkit.workflows.sharded import sharded_evaluate
 
+    if resume and out is None:
+        raise UsageError("--resume needs --out DIR, the folder of the run to continue")
     if out is not None:
         from advkit.evaluation.report import FILES
 
-        check_output_dir(out, FILES)
+        check_output_dir(out, (*FILES, state.FILE))
     inputs = load_inputs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                          bounds=bounds, mean=mean, std=std)
     data = inputs.data
     started = time.time()
-    evaluation = evaluate(inputs.model, data.x, data.y, attacks, eps, norm=norm, cascade=not full,
-                          batch_size=batch_size, seed=seed, probe=probe, progress=progress)
+    fingerprint = {"model": str(inputs.model_spec), "weights": state.weights_digest(inputs.model),
+                   "data": str(data_spec), "split": split, "n": str(len(data))}
+    evaluation = sharded_evaluate(inputs.model, data, attacks=attacks, eps=eps, norm=norm, cascade=not full,
+                                  batch_size=batch_size, seed=seed, probe=probe, progress=progress, eot=eot,
+                                  workers=workers, state=None if out is None else Path(out) / state.FILE,
+                                  resume=resume, fingerprint=fingerprint)  # under torchrun: a shard per rank
     summary = {"model": inputs.model_spec, "model_source": model_source(inputs.model.spec), "data": data.describe(),
-               **evaluation.summary(), "attack_sources": attack_sources(attacks),
+               **evaluation.summary(curve=curve), "attack_sources": attack_sources(attacks),
                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
                "seconds": round(time.time() - started, 3),
                **envelope(plugins=None, seed=evaluation.seed, device=evaluation.device, params=evaluation.params)}
-    if out is not None:
+    if out is not None and distributed.is_main():  # under torchrun rank 0 writes the merged reports
         from advkit.evaluation.report import write_reports
 
         write_reports(out, evaluation, inputs.model, summary, data.class_names)
@@ -246,7 +276,7 @@ def train_from_specs(model_spec: str, data_spec: str | None = None, *, out, conf
     from advkit.reporting.files import check_output_file
     from advkit.reporting.provenance import envelope
     from advkit.seeding import seed_everything
-    from advkit.training.loop import TrainConfig, evaluate_accuracy, train
+    from advkit.training.loop import TrainConfig, evaluate_accuracy, train, training_ranks
     from advkit.workflows.inputs import check_fit
 
     config = config or TrainConfig()
@@ -275,11 +305,12 @@ def train_from_specs(model_spec: str, data_spec: str | None = None, *, out, conf
     provenance = envelope(plugins=[], seed=seed, device=model.device)
     model.spec["trained"] = {"data": data_spec, "split": split, "n": len(data), "config": vars(config),
                              **provenance}
-    checkpoints.save(model, out)
-    resume_path(out).unlink(missing_ok=True)
+    if distributed.is_main():  # under torchrun rank 0 writes; every rank holds the same weights
+        checkpoints.save(model, out)
+        resume_path(out).unlink(missing_ok=True)
     summary = {"model": model_spec, "out": str(out), "data": data.describe(), "config": vars(config),
                "train_accuracy": train_acc, "test_accuracy": test_acc, "history": history,
-               "seconds": round(seconds, 3), **provenance}
+               "seconds": round(seconds, 3), **provenance, **training_ranks(config)}
     return model, summary
 
 

@@ -42,14 +42,18 @@ def load_inputs(model_spec: str | None, data_spec: str | None, *, split: str = "
         model = load_model(model_spec, input_shape=data.input_shape, num_classes=data.num_classes,
                            bounds=bounds, mean=mean, std=std, class_names=data.class_names, device=torch_device)
     check_fit(model, data, data_spec)
-    if warn_untrained and is_fresh(model_spec):
+    if warn_untrained and is_fresh(model_spec, model):
         print(f"advkit: warning: model {model_spec!r} has fresh random weights; "
               "train it first with `advkit train`", file=sys.stderr)
     return Inputs(model.eval(), data, model_spec, torch_device)
 
 
 def check_fit(model, data, data_spec: str) -> None:
-    """Refuse data that does not fit the model: input shape, pixel bounds, labels below its class count."""
+    """Refuse data that does not fit the model: input shape, pixel bounds, labels below its class count.
+
+    A lazy set is read once here batch by batch (never held whole), so that a bad image fails with
+    one error before any attack work rather than hours into a run.
+    """
     from advkit.data.dataset import validate
 
     if tuple(model.input_shape) != tuple(data.input_shape):
@@ -75,9 +79,12 @@ def load_for_analysis(cls, what: str, model_specs, data_spec, **options):
     return (models if cls.multi_model else models[0]), loaded[0].data, [inputs.model_spec for inputs in loaded]
 
 
-def is_fresh(model_spec: str) -> bool:
-    """True when the spec names a zoo architecture (new random weights), not a file or factory."""
+def is_fresh(model_spec: str, model) -> bool:
+    """True when the spec names a zoo architecture with new random weights: not a file or factory,
+    nor a zoo model whose weights came from a cache or file (its network records their `source`)."""
     from advkit.plugins.registry import registry
 
     name = model_spec.partition(":")[0]
-    return not Path(model_spec).exists() and name in {r.name for r in registry().all("models")}
+    if Path(model_spec).exists() or name not in {r.name for r in registry().all("models")}:
+        return False
+    return getattr(getattr(model, "net", None), "source", "random weights") == "random weights"

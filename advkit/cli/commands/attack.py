@@ -15,6 +15,7 @@ from advkit.cli.options import (
     progress_option,
     progress_setting,
     show,
+    workers_option,
     wrote,
 )
 from advkit.errors import UsageError
@@ -31,13 +32,14 @@ from advkit.errors import UsageError
 @click.option("--targeted", "target_mode", is_flag=False, flag_value="random", default=None,
               metavar="[MODE]", help="Targeted attack: random (default), least-likely, next, or a class number.")
 @click.option("--batch-size", type=int, default=256, show_default=True)
+@workers_option
 @device_option
 @progress_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write result.json, adversarial.npz and examples.png here.")
 @json_option
 def attack_command(attack_name, model_spec, bounds, mean, std, data_spec, split, n, seed, eps, steps,
-                   raw_params, target_mode, batch_size, device, out_dir, as_json):
+                   raw_params, target_mode, batch_size, workers, device, out_dir, as_json):
     """Attack a model and print clean accuracy, robust accuracy and perturbation sizes.
 
     With no --model/--data it runs on the embedded default: digits and a small CNN
@@ -53,7 +55,7 @@ def attack_command(attack_name, model_spec, bounds, mean, std, data_spec, split,
             params[key] = str(value)
     _, summary = attack_from_specs(attack_name, model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                                    bounds=bounds, mean=mean, std=std, targets=target_mode, batch_size=batch_size,
-                                   params=params, progress=progress_setting(), out=out_dir)
+                                   workers=workers, params=params, progress=progress_setting(), out=out_dir)
     if out_dir:
         wrote(out_dir, ATTACK_FILES)
     show(summary, as_json=as_json, render=render)

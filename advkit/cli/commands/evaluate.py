@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from advkit.cli.options import (
@@ -15,6 +17,7 @@ from advkit.cli.options import (
     progress_option,
     progress_setting,
     show,
+    workers_option,
     wrote,
 )
 
@@ -34,29 +37,52 @@ from advkit.cli.options import (
               help="Correctly classified samples the sanity checks probe.")
 @click.option("--strict", is_flag=True, help="Exit with status 3 when a sanity check warns (for CI).")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
+@workers_option
 @device_option
 @progress_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write result.json, report.md, report.html and the figures robust_accuracy.png, "
-                   "perturbation_sizes.png, examples.png here.")
+                   "perturbation_sizes.png, examples.png here, and the run's state every few batches.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run whose state is in --out after it was stopped; the result is the same as "
+                   "an uninterrupted run. Refused when model, data, suite, eps or seed differ.")
+@click.option("--curve", is_flag=True,
+              help="Add the robustness curve (robust accuracy at every eps from each sample's smallest "
+                   "adversarial perturbation found) to result.json and robustness_curve.png.")
+@click.option("--eot", type=click.IntRange(0), default=None, metavar="N",
+              help="Attack the model's output averaged over N draws, a sample fooled only when most of N "
+                   "predictions misclassify it (default: 10 when the outputs vary between passes; 0: off).")
+@click.option("--format", "formats", type=click.Choice(["robustbench"]), multiple=True,
+              help="Also write robustbench.json in --out: the RobustBench leaderboard's model_info fields "
+                   "(clean and AutoAttack accuracy, eps, threat model, dataset, model, n).")
 @json_option
 def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, attacks, eps, norm, full, probe,
-                     strict, batch_size, device, out_dir, as_json):
+                     strict, batch_size, workers, device, out_dir, resume, curve, eot, formats, as_json):
     """Robust accuracy per attack and eps, the per-example worst case, its cost, and sanity checks.
 
     Attacks run as a cascade: each only on samples still robust (at this eps and every smaller
     one), and inside an attack a sample stops being computed once it is fooled. Warnings
     (gradient masking, unconverged attacks, ...) follow Carlini et al. 2019.
     """
-    from advkit.evaluation.report import FILES
+    from advkit.evaluation import leaderboard, state
+    from advkit.evaluation.report import CURVE, FILES
     from advkit.workflows.from_specs import evaluate_from_specs
+
+    if formats and not out_dir:
+        raise click.UsageError("--format robustbench needs --out (the directory robustbench.json is written to)")
+    if formats and len([e for e in eps or () if e > 0]) != 1:
+        raise click.UsageError("--format robustbench needs one --eps > 0, the leaderboard's (e.g. --eps 8/255)")
 
     evaluation, summary = evaluate_from_specs(model_spec, data_spec, split=split, n=n, seed=seed, device=device,
                                               bounds=bounds, mean=mean, std=std, attacks=attacks, eps=eps,
                                               norm=norm, full=full, probe=probe, batch_size=batch_size,
-                                              progress=progress_setting(), out=out_dir)
+                                              progress=progress_setting(), out=out_dir, resume=resume,
+                                              curve=curve, eot=eot, workers=workers)
     if out_dir:
-        wrote(out_dir, FILES)
+        if formats:
+            leaderboard.write_robustbench(Path(out_dir) / leaderboard.FILE, summary)
+        wrote(out_dir, (*FILES, *([f"{CURVE}.png"] if curve else []), *([leaderboard.FILE] if formats else []),
+                        state.FILE))
     show(summary, as_json=as_json, render=render)
     if strict and evaluation.warnings:
         info(f"--strict: {len(evaluation.warnings)} sanity warning(s): "

@@ -1,1 +1,1 @@
-"""Built-in data sources: digits, mnist, npz, imagefolder."""
+"""Built-in data sources: digits, mnist, npz, imagefolder, cifar10, cifar100, imagenet."""

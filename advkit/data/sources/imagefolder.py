@@ -1,59 +1,40 @@
-"""An image folder: one subfolder per class, images of one size inside."""
+"""An image folder: one subfolder per class, images of any size, read lazily (resize/crop for mixed sizes)."""
 
-import warnings
-from collections import Counter
 from pathlib import Path
 
-import torch
-
-from advkit.data.dataset import Dataset, DataSource
-from advkit.errors import DataError
-
-EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+from advkit.data.sources.images import ImageFiles, SizedSource, image_files, split_options
+from advkit.errors import DataError, UsageError
 
 
-class ImageFolder(DataSource):
-    """DIR/<class>/<image>: classes are the sorted subfolder names; grayscale if every image is."""
+class ImageFolder(SizedSource):
+    """DIR/<class>/<image>: classes are the sorted subfolder names; images are read when used, grayscale
+    if the first one is (channels=1 or 3 to choose); resize=N / crop=N give images of mixed sizes one size."""
 
     name = "imagefolder"
 
+    def __init__(self, location: str | None = None, resize: int | str | None = None, crop: int | str | None = None,
+                 channels: int | None = None):
+        """Spec options (`DIR:key=value`), also keyword arguments.
+
+        Args:
+            resize: scale the shorter side to N pixels, or to exactly HxW.
+            crop: centre crop of N x N or HxW pixels, after the resize.
+            channels: 1 (grayscale) or 3 (RGB); default: those of the first image.
+        """
+        super().__init__(location, resize, crop, channels=channels)
+        if self.options["channels"] not in (None, 1, 3):
+            raise UsageError(f"imagefolder channels must be 1 or 3, got {self.options['channels']!r}")
+
     @classmethod
     def claims(cls, spec: str) -> bool:
-        path = Path(spec)
+        path = Path(split_options(spec)[0])
         return path.is_dir() and any(p.is_dir() for p in path.iterdir())
 
-    def load(self, split: str) -> Dataset:
-        import numpy as np
-        from PIL import Image, UnidentifiedImageError
-
-        root = Path(self.location or "")
-        if not root.is_dir():
-            raise DataError(f"image folder not found: {root}")
+    def load(self, split: str) -> ImageFiles:
+        root = self.root("image folder")
         classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-        files = [(f, label) for label, c in enumerate(classes)
-                 for f in sorted((root / c).iterdir()) if f.suffix.lower() in EXTENSIONS]
+        files = [(f, label) for label, c in enumerate(classes) for f in image_files(root / c)]
         if not files:
             raise DataError(f"{root}: no images found in class subfolders")
-        images = []
-        for f, _ in files:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    with Image.open(f) as im:
-                        images.append(im.convert("RGB") if im.mode not in ("L", "1") else im.convert("L"))
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                raise DataError(f"refused image {f}: {exc}") from None
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-                raise DataError(f"cannot read image {f}: {exc}") from None
-        gray = all(im.mode == "L" for im in images)
-        arrays = [np.asarray(im if gray else im.convert("RGB")) for im in images]
-        sizes = Counter(a.shape[:2] for a in arrays)
-        if len(sizes) > 1:
-            common = sizes.most_common(1)[0][0]
-            odd, shape = next((f, a.shape[:2]) for (f, _), a in zip(files, arrays) if a.shape[:2] != common)
-            raise DataError(f"image {odd} is {shape[1]}x{shape[0]} pixels, the others {common[1]}x{common[0]} "
-                            f"({len(sizes)} sizes in {root}); resize them to one size")
-        x = np.stack(arrays).astype(np.float32) / 255.0
-        x = x[:, None] if gray else x.transpose(0, 3, 1, 2)
-        y = torch.tensor([label for _, label in files], dtype=torch.long)
-        return Dataset(torch.from_numpy(np.ascontiguousarray(x)), y, root.name, classes)
+        return ImageFiles([f for f, _ in files], [label for _, label in files], root.name, classes,
+                          self.size_meta(), self.resize, self.crop, self.options["channels"])

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import sys
-import urllib.request
 from pathlib import Path
 
 import torch
 
 from advkit.data.dataset import Dataset, DataSource
+from advkit.data.sources.download import fetch
 from advkit.data.sources.split import split_indices
 from advkit.errors import DataError
-from advkit.reporting.files import write_bytes
 
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
 FILES = {
@@ -97,41 +94,7 @@ def read_idx(path: Path):
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
-def md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download(root, mirrors=MIRRORS, files=None, timeout: float = 60.0) -> list[Path]:
     """Fetch the MNIST files into `root`, checking each MD5; files already present and valid are kept."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
     files = FILES if files is None else files
-    done = []
-    for name, checksum in files.items():
-        target = root / name
-        if target.is_file() and md5(target) == checksum:
-            done.append(target)
-            continue
-        errors = []
-        for mirror in mirrors:
-            url = mirror + name
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    payload = response.read()
-            except OSError as exc:
-                errors.append(f"{url}: {exc}")
-                continue
-            if hashlib.md5(payload).hexdigest() != checksum:
-                errors.append(f"{url}: checksum mismatch")
-                continue
-            write_bytes(target, payload)
-            print(f"downloaded {name}", file=sys.stderr)
-            break
-        else:
-            raise DataError(f"could not download {name}: " + "; ".join(errors))
-        done.append(target)
-    return done
+    return [fetch(name, checksum, Path(root), mirrors, timeout) for name, checksum in files.items()]

@@ -1,0 +1,114 @@
+"""Peak memory (RSS) of streamed commands on generated CIFAR-10 files at two sizes: growth must be per-sample results only.
+
+    python benchmarks/bench_memory.py [--n 1000 10000] [--out benchmarks/results/memory.json]
+
+Writes `cifar-10-batches-bin/test_batch.bin` (random pixels, the real binary format) with the
+largest n, saves a small `cnn` with random weights, then runs each case in a fresh process per n
+and reads that process's peak RSS (`resource.getrusage(RUSAGE_SELF).ru_maxrss`). A case is a
+function `case_NAME(data_spec, model_path, n, out_dir)` run in the child; add one to measure
+another command (`CASES`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def make_cifar(root: Path, n: int, seed: int = 0) -> str:
+    """A `cifar10:` folder holding a test batch of `n` random images in the binary format."""
+    import numpy as np
+
+    folder = root / "cifar-10-batches-bin"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    records = np.empty((n, 1 + 3 * 32 * 32), dtype=np.uint8)
+    records[:, 0] = rng.integers(0, 10, n)
+    records[:, 1:] = rng.integers(0, 256, (n, 3 * 32 * 32))
+    (folder / "test_batch.bin").write_bytes(records.tobytes())
+    (folder / "batches.meta.txt").write_text("\n".join(NAMES) + "\n")
+    return f"cifar10:{root}"
+
+
+def make_model(path: Path) -> str:
+    import advkit
+    from advkit.models import checkpoints
+
+    checkpoints.save(advkit.load_model("cnn", input_shape=(3, 32, 32), num_classes=10), path)
+    return str(path)
+
+
+def case_attack(data_spec: str, model_path: str, n: int, out_dir: Path) -> dict:
+    """`advkit attack --plugin fgsm` with --out (adversarial.npz written batch by batch)."""
+    from advkit.workflows.from_specs import attack_from_specs
+
+    _, summary = attack_from_specs("fgsm", model_path, data_spec, n=n, params={"eps": "8/255"}, batch_size=256,
+                                   progress="none", out=out_dir)
+    return {"robust_accuracy": summary["robust_accuracy"], "seconds": summary["seconds"]}
+
+
+def case_evaluate(data_spec: str, model_path: str, n: int, out_dir: Path) -> dict:
+    """`advkit evaluate` with a small suite (FGSM, 2-step PGD at 0 and 8/255) and --out (state and reports)."""
+    from advkit.workflows.from_specs import evaluate_from_specs
+
+    _, summary = evaluate_from_specs(model_path, data_spec, n=n, attacks="fgsm,pgd:steps=2", eps=[0.0, 8 / 255],
+                                     batch_size=256, probe=16, progress="none", out=out_dir)
+    return {"robust_accuracy": summary["worst_case"][f"{8 / 255:g}"], "seconds": summary["seconds"]}
+
+
+CASES = {"attack": case_attack, "evaluate": case_evaluate}
+
+
+def child(case: str, data_spec: str, model_path: str, n: int, out_dir: str) -> None:
+    """Run one case in this process and print its peak RSS (MiB) and outcome as JSON."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    outcome = CASES[case](data_spec, model_path, n, Path(out_dir))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"case": case, "n": n, "peak_rss_mib": round(peak / 1024, 1),
+                      "rss_before_mib": round(before / 1024, 1), **outcome}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "memory.json"))
+    parser.add_argument("--malloc-mmap-threshold", type=int, default=None, metavar="BYTES",
+                        help="MALLOC_MMAP_THRESHOLD_ for the children (glibc: fixed, so freed batch buffers "
+                             "go back to the system instead of staying in a fragmented heap).")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data_spec = make_cifar(tmp / "cifar", max(args.n))
+        model_path = make_model(tmp / "cnn.safetensors")
+        for case in args.cases:
+            for n in args.n:
+                code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_memory; "
+                        f"bench_memory.child({case!r}, {data_spec!r}, {model_path!r}, {n}, {str(tmp / f'{case}-{n}')!r})")
+                env = {**os.environ, **({"MALLOC_MMAP_THRESHOLD_": str(args.malloc_mmap_threshold)}
+                                        if args.malloc_mmap_threshold else {})}
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                                      env=env)
+                if done.returncode:
+                    sys.exit(f"{case} n={n} failed:\n{done.stderr[-2000:]}")
+                rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(f"{case:8s} n={n:6d}  peak RSS {rows[-1]['peak_rss_mib']:8.1f} MiB  "
+                      f"({rows[-1]['seconds']:.1f} s)", flush=True)
+    from advkit.reporting.files import write_json
+
+    write_json(args.out, {"rows": rows, "note": "peak RSS of a fresh process per row; cifar10 binary test batch, "
+                                                "random pixels, cnn with random weights, CPU"})
+
+
+if __name__ == "__main__":
+    main()
