@@ -89,7 +89,7 @@ def measure(model, x, y, norm: str, eps: float, seed: int, attacks: str) -> dict
     start = time.perf_counter()
     runner = AutoAttack(ref, eps=eps, version="standard", seed=seed, norm=norm, device=x.device)
     runner.verbose = False
-    x_adv = runner.run_standard_evaluation(x, y, batch_size=len(x))
+    x_adv, _ = runner.run_standard_evaluation(x, y, batch_size=len(x))
     ref_s = time.perf_counter() - start
     with torch.no_grad():
         ref_acc = float((model(x_adv).argmax(1) == y).float().mean())
@@ -127,7 +127,8 @@ def main() -> None:
                   f"{row['autoattack_backward']} ratio {row['pass_ratio']:.2f}x | "
                   f"{row['advkit_s']:.1f} s vs {row['autoattack_s']:.1f} s", flush=True)
     if args.out:
-        write_json(args.out, {**envelope(plugins=["torchattacks", "autoattack"], seed=args.seed), "rows": rows})
+        write_json(args.out, {**envelope(plugins=["torchattacks", "autoattack"], seed=args.seed, device=x.device),
+                              "rows": rows})
 
 
 if __name__ == "__main__":

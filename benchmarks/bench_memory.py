@@ -66,15 +66,28 @@ def case_evaluate(data_spec: str, model_path: str, n: int, out_dir: Path) -> dic
 CASES = {"attack": case_attack, "evaluate": case_evaluate}
 
 
-def child(case: str, data_spec: str, model_path: str, n: int, out_dir: str) -> None:
-    """Run one case in this process and print its peak RSS (MiB) and outcome as JSON."""
+def peak_rss_mib() -> float:
+    """This process's peak resident set size: VmHWM (reset by exec, unlike ru_maxrss, which a child
+    inherits from the parent it was forked from), else ru_maxrss."""
     import resource
 
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
+
+
+def child(case: str, data_spec: str, model_path: str, n: int, out_dir: str) -> None:
+    """Run one case in this process and print its peak RSS (MiB) and outcome as JSON."""
+    import torch  # noqa: F401 (the baseline every case shares)
+
+    before = peak_rss_mib()
     outcome = CASES[case](data_spec, model_path, n, Path(out_dir))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"case": case, "n": n, "peak_rss_mib": round(peak / 1024, 1),
-                      "rss_before_mib": round(before / 1024, 1), **outcome}))
+    print(json.dumps({"case": case, "n": n, "peak_rss_mib": peak_rss_mib(), "rss_after_import_mib": before,
+                      **outcome}))
 
 
 def main() -> None:
@@ -105,9 +118,11 @@ def main() -> None:
                 print(f"{case:8s} n={n:6d}  peak RSS {rows[-1]['peak_rss_mib']:8.1f} MiB  "
                       f"({rows[-1]['seconds']:.1f} s)", flush=True)
     from advkit.reporting.files import write_json
+    from advkit.reporting.provenance import envelope
 
-    write_json(args.out, {"rows": rows, "note": "peak RSS of a fresh process per row; cifar10 binary test batch, "
-                                                "random pixels, cnn with random weights, CPU"})
+    write_json(args.out, {**envelope(plugins=["torchattacks"], seed=0, device="cpu"), "rows": rows,
+                          "note": "peak RSS (VmHWM) of a fresh process per row; cifar10 binary test batch, "
+                                  "random pixels, cnn with random weights, CPU"})
 
 
 if __name__ == "__main__":

@@ -296,8 +296,9 @@ def test_what_plugins_print_goes_to_stderr_and_stdout_stays_json(site, cli):
 def test_ctrl_c_while_a_plugin_imports_stops_the_run(tmp_path):
     marker, slow = tmp_path / "importing", unique("evil_slow", tmp_path)
     install(tmp_path, "evil-slow", {"slow": slow},
-            {slow: f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(30)\n"})
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+            {slow: f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(60)\n"})
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+               "ADVKIT_PLUGIN_TIMEOUT": "120"}  # the Ctrl-C, not the import time limit, must end the wait
     environ.pop("ADVKIT_LOAD_PLUGINS", None)
     proc = subprocess.Popen([sys.executable, "-m", "advkit", "plugins"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=environ)

@@ -72,3 +72,23 @@ def test_default_worst_case_is_no_higher_than_any_member(suites):
 def test_fast_suite_is_weaker_or_equal(suites):
     run, _ = suites
     assert run["fast"].worst_case[EPS] >= run["default"].worst_case[EPS]
+
+
+def test_suite_option_names_a_suite_and_excludes_attacks(cli):
+    import json
+
+    fast = cli("evaluate", "-n", "16", "--suite", "fast", "--eps", "0.1", "--probe", "8", "--json")
+    assert fast.code == 0, fast.stderr
+    assert json.loads(fast.stdout)["attacks"] == [s.label for s in parse_attacks(FAST_SUITE)]
+    both = cli("evaluate", "-n", "16", "--suite", "fast", "--attacks", "fgsm")
+    assert both.code == 2 and "not both" in both.stderr
+
+
+def test_deepfool_short_name_is_the_stronger_backend(digits, monkeypatch):
+    model, x, y = advkit.default_model(), digits.x[:100], digits.y[:100]
+    short = advkit.attack("deepfool", model, x, y, seed=0, progress=False)
+    other = advkit.attack("torchattacks.deepfool", model, x, y, seed=0, progress=False)
+    assert short.attack == "art.deepfool"
+    assert short.success_rate >= 0.95 and short.success_rate > other.success_rate
+    monkeypatch.setenv("ADVKIT_PREFER", "torchattacks")  # the user's preference still wins
+    assert advkit.attack("deepfool", model, x[:4], y[:4], progress=False).attack == "torchattacks.deepfool"

@@ -146,9 +146,13 @@ def test_class_count_comes_from_the_model(digits_train, digits):
         assert "n_classes" not in {p["name"] for p in _listed()[f"torchattacks.{name}"]["parameters"]}
 
 
-@pytest.mark.parametrize("short", ["pgd", "fgsm", "cw", "deepfool", "square", "autoattack"])
+@pytest.mark.parametrize("short", ["pgd", "fgsm", "cw", "square", "autoattack"])
 def test_short_names_resolve_to_torchattacks(short):
     assert registry().lookup("attacks", short).plugin == "torchattacks"
+
+
+def test_deepfool_resolves_to_art_the_stronger_backend():
+    assert registry().lookup("attacks", "deepfool").plugin == "art"
 
 
 @pytest.mark.parametrize("name, params, message", [
@@ -182,3 +186,22 @@ def test_listing_is_complete_and_torch_free():
     assert listed["torchattacks.jsma"]["norm"] == "L0" and listed["torchattacks.gn"]["norm"] is None
     assert not listed["torchattacks.deepfool"]["targeted"] and listed["torchattacks.cw"]["targeted"]
     assert all("verbose" not in {p["name"] for p in a["parameters"]} for a in listed.values())
+
+
+@pytest.mark.parametrize("name, cls", [("apgdt", "APGDT"), ("fab", "FAB")])
+def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits, monkeypatch):
+    """torchattacks targets all K - 1 other classes; with 20 classes advkit keeps AutoAttack's 9."""
+    import torchattacks
+
+    seen = []
+    run = getattr(torchattacks, cls).perturb
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.n_target_classes)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(getattr(torchattacks, cls), "perturb", spy)
+    model = advkit.load_model("mlp:hidden=16", input_shape=(1, 8, 8), num_classes=20)
+    params = {"steps": 1, **({"multi_targeted": True} if name == "fab" else {})}
+    advkit.attack(name, model, digits.x[:4], digits.y[:4], progress=False, **params)
+    assert seen == [9]

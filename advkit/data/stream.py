@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import os
+
 import torch
 
 from advkit.errors import UsageError
@@ -35,5 +40,28 @@ def batches(samples, batch_size: int = 256, *, workers: int = 0, positions=None)
     # an own generator: the loader's worker seed must not consume the global torch RNG the attacks draw from
     loader = torch.utils.data.DataLoader(_Indexed(samples, positions), batch_size=batch_size, shuffle=False,
                                          num_workers=workers, generator=torch.Generator().manual_seed(0))
+    fix_mmap_threshold()
     for index, x, y in loader:
         yield index.long(), x.float(), torch.as_tensor(y).long()
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+MMAP_THRESHOLD = 64 * 1024  # bytes: larger buffers come from (and go back to) the OS directly
+
+
+@functools.cache
+def fix_mmap_threshold() -> None:
+    """Make glibc serve buffers of 64 KiB or more from mmap, for the rest of the process.
+
+    glibc raises its mmap threshold each time such a buffer is freed, after which the batches'
+    buffers pile up in a fragmented heap: a stream's peak RSS then creeps up with n although nothing
+    it holds grows (measured, `advkit attack` on generated CIFAR-10, 1,000 vs 10,000 samples: 503.8
+    vs 762.8 MiB; with the threshold fixed 962.3 vs 962.9 MiB under the CUDA build of torch).
+    No-op on other C libraries; `MALLOC_MMAP_THRESHOLD_` in the environment wins.
+    """
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):
+        pass

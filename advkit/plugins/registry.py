@@ -42,6 +42,10 @@ SINGULAR = {"attacks": "attack", "defenses": "defense", "analyses": "analysis", 
 
 DEFAULT_PREFERENCE = ("torchattacks", "art", "szegedy", "tilt", "distillation", "sat", "advkit")
 
+# Short names whose stronger backend is not the first in DEFAULT_PREFERENCE (measured on the digits
+# CNN, 359 samples, each backend's defaults: ART's DeepFool fools 98.9% in 4.6 s, torchattacks' 70.1% in 9.6 s).
+PREFERRED = {("attacks", "deepfool"): "art"}
+
 
 BUILTIN = "advkit"
 
@@ -211,7 +215,7 @@ class Registry:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            for plugin in preference():
+            for plugin in preference(kind, name):
                 for r in matches:
                     if r.plugin == plugin:
                         return r
@@ -241,11 +245,12 @@ def strict() -> bool:
     return os.environ.get("ADVKIT_STRICT_PLUGINS", "") not in ("", "0")
 
 
-def preference() -> list[str]:
-    env = os.environ.get("ADVKIT_PREFER")
-    if env:
-        return [p.strip() for p in env.split(",") if p.strip()] + list(DEFAULT_PREFERENCE)
-    return list(DEFAULT_PREFERENCE)
+def preference(kind: str = "", name: str = "") -> list[str]:
+    """Plugins in the order a short name is resolved: `ADVKIT_PREFER`, then the name's measured
+    stronger backend (`PREFERRED`), then `DEFAULT_PREFERENCE`."""
+    env = [p.strip() for p in os.environ.get("ADVKIT_PREFER", "").split(",") if p.strip()]
+    preferred = [PREFERRED[(kind, name)]] if (kind, name) in PREFERRED else []
+    return env + preferred + list(DEFAULT_PREFERENCE)
 
 
 def _allowed() -> set[str] | None:

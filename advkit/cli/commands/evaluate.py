@@ -28,7 +28,11 @@ from advkit.cli.options import (
 @click.option("--attacks", default=None, metavar="SUITE",
               help="Comma-separated attacks with parameters: NAME[:key=value][,key=value...], e.g. "
                    "'pgd:steps=20,alpha=0.01,torchattacks.apgd:loss=dlr' (a bare key=value belongs to the "
-                   "attack before it). Default: APGD-CE, APGD-DLR and Square (1000 queries).")
+                   "attack before it), or a suite name. Default: the `default` suite.")
+@click.option("--suite", type=click.Choice(["default", "fast"]), default=None,
+              help="default: AutoAttack standard's attacks and budgets (APGD-CE 100 steps, APGD-T, FAB-T, "
+                   "Square 5,000 queries). fast: WEAKER, cheaper (APGD-CE/DLR 10 steps, Square 1,000); it "
+                   "overstates robust accuracy. Same as --attacks NAME.")
 @click.option("--eps", callback=float_list(), default=None, metavar="E1,E2,...",
               help="Budgets in input units (8/255 works). Default Linf 0,0.05,0.1,0.2,0.3; L2 0,0.5,1,2.")
 @click.option("--norm", type=click.Choice(["Linf", "L2"]), default="Linf", show_default=True)
@@ -56,7 +60,7 @@ from advkit.cli.options import (
               help="Also write robustbench.json in --out: the RobustBench leaderboard's model_info fields "
                    "(clean and AutoAttack accuracy, eps, threat model, dataset, model, n).")
 @json_option
-def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, attacks, eps, norm, full, probe,
+def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, attacks, suite, eps, norm, full, probe,
                      strict, batch_size, workers, device, out_dir, resume, curve, eot, formats, as_json):
     """Robust accuracy per attack and eps, the per-example worst case, its cost, and sanity checks.
 
@@ -68,6 +72,9 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
     from advkit.evaluation.report import CURVE, FILES
     from advkit.workflows.from_specs import evaluate_from_specs
 
+    if suite and attacks:
+        raise click.UsageError("give --suite or --attacks, not both")
+    attacks = attacks or suite
     if formats and not out_dir:
         raise click.UsageError("--format robustbench needs --out (the directory robustbench.json is written to)")
     if formats and len([e for e in eps or () if e > 0]) != 1:
