@@ -78,8 +78,13 @@ def main() -> None:
     for r in rows:
         print(f"| {r['job']} | {r['samples']} | {r['seconds_1']} | {r[f'seconds_{args.ranks}']} | {r['samples_per_s_1']} | "
               f"{r[f'samples_per_s_{args.ranks}']} | {r['efficiency']} | {r['check']} |")
-    Path(args.out).write_text(json.dumps({"device": device, "ranks": args.ranks, "torch": torch.__version__,
-                                          "cpus": os.cpu_count(), "rows": rows}, indent=2))
+    from advkit.reporting.files import write_json
+    from advkit.reporting.provenance import envelope
+
+    write_json(args.out, {**envelope(plugins=["torchattacks", "advtrain"], seed=0, device=device,
+                                     params={"ranks": args.ranks, "n": args.n, "epochs": args.epochs,
+                                             "suite": SUITE, "eps": EPS}),
+                          "cpus": os.cpu_count(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -22,12 +22,12 @@ class InputNoise(torch.nn.Module):
 
 
 def test_eot_lowers_the_robust_accuracy_of_a_noisy_model(default_model, digits):
-    noisy = Model(InputNoise(default_model, 0.4), default_model.input_shape, default_model.num_classes)
-    data = digits.subset(torch.arange(60))
-    suite, eps = "pgd:steps=5", [0.0, 0.1]
-    plain = evaluate(noisy, data, None, suite, eps, batch_size=60, eot=0, checks=False, seed=1)
-    eot = evaluate(noisy, data, None, suite, eps, batch_size=60, eot=8, checks=False, seed=1)
-    assert eot.worst_case[0.1] < plain.worst_case[0.1]
+    noisy = Model(InputNoise(default_model, 0.3), default_model.input_shape, default_model.num_classes)
+    data = digits.subset(torch.arange(120))
+    suite, eps = "pgd:steps=10", [0.0, 0.1]
+    plain = evaluate(noisy, data, None, suite, eps, batch_size=120, eot=0, checks=False, seed=1)
+    eot = evaluate(noisy, data, None, suite, eps, batch_size=120, eot=8, checks=False, seed=1)
+    assert eot.worst_case[0.1] <= plain.worst_case[0.1] - 0.03  # measured 0.592 against 0.642
     assert plain.summary()["eot"]["draws"] == 0 and eot.summary()["eot"] == {"draws": 8, "votes": 10}
     assert any(line.startswith("EOT:") for line in cost_lines(eot.summary()))
     auto = evaluate(noisy, data.subset(torch.arange(8)), None, "fgsm", [0.1], checks=False)
