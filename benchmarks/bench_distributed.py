@@ -47,7 +47,7 @@ def main() -> None:
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ranks", type=int, default=torch.cuda.device_count() or 2)
+    parser.add_argument("--ranks", type=int, default=max(2, torch.cuda.device_count()))
     parser.add_argument("--n", type=int, default=359)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--out", default="bench_distributed.json")

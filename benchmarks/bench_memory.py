@@ -4,7 +4,9 @@
 
 Writes `cifar-10-batches-bin/test_batch.bin` (random pixels, the real binary format) with the
 largest n, saves a small `cnn` with random weights, then runs each case in a fresh process per n
-and reads that process's peak RSS (`resource.getrusage(RUSAGE_SELF).ru_maxrss`). A case is a
+and reads that process's peak RSS (VmHWM). The children fix glibc's mmap threshold as the `attack`
+and `evaluate` commands do (`advkit.data.stream.fix_mmap_threshold`); `--unfixed` leaves glibc's
+default, to see the fragmentation that avoids. A case is a
 function `case_NAME(data_spec, model_path, n, out_dir)` run in the child; add one to measure
 another command (`CASES`).
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -50,7 +51,7 @@ def case_attack(data_spec: str, model_path: str, n: int, out_dir: Path) -> dict:
     from advkit.workflows.from_specs import attack_from_specs
 
     _, summary = attack_from_specs("fgsm", model_path, data_spec, n=n, params={"eps": "8/255"}, batch_size=256,
-                                   progress="none", out=out_dir)
+                                   progress="none", out=out_dir, device="cpu")
     return {"robust_accuracy": summary["robust_accuracy"], "seconds": summary["seconds"]}
 
 
@@ -59,7 +60,7 @@ def case_evaluate(data_spec: str, model_path: str, n: int, out_dir: Path) -> dic
     from advkit.workflows.from_specs import evaluate_from_specs
 
     _, summary = evaluate_from_specs(model_path, data_spec, n=n, attacks="fgsm,pgd:steps=2", eps=[0.0, 8 / 255],
-                                     batch_size=256, probe=16, progress="none", out=out_dir)
+                                     batch_size=256, probe=16, progress="none", out=out_dir, device="cpu")
     return {"robust_accuracy": summary["worst_case"][f"{8 / 255:g}"], "seconds": summary["seconds"]}
 
 
@@ -80,9 +81,14 @@ def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
-def child(case: str, data_spec: str, model_path: str, n: int, out_dir: str) -> None:
+def child(case: str, data_spec: str, model_path: str, n: int, out_dir: str, fixed: bool) -> None:
     """Run one case in this process and print its peak RSS (MiB) and outcome as JSON."""
     import torch  # noqa: F401 (the baseline every case shares)
+
+    from advkit.data.stream import fix_mmap_threshold
+
+    if fixed:
+        fix_mmap_threshold()
 
     before = peak_rss_mib()
     outcome = CASES[case](data_spec, model_path, n, Path(out_dir))
@@ -95,9 +101,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "memory.json"))
-    parser.add_argument("--malloc-mmap-threshold", type=int, default=None, metavar="BYTES",
-                        help="MALLOC_MMAP_THRESHOLD_ for the children (glibc: fixed, so freed batch buffers "
-                             "go back to the system instead of staying in a fragmented heap).")
+    parser.add_argument("--unfixed", action="store_true",
+                        help="leave glibc's dynamic mmap threshold as it is (the commands fix it)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,11 +112,9 @@ def main() -> None:
         for case in args.cases:
             for n in args.n:
                 code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_memory; "
-                        f"bench_memory.child({case!r}, {data_spec!r}, {model_path!r}, {n}, {str(tmp / f'{case}-{n}')!r})")
-                env = {**os.environ, **({"MALLOC_MMAP_THRESHOLD_": str(args.malloc_mmap_threshold)}
-                                        if args.malloc_mmap_threshold else {})}
-                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                                      env=env)
+                        f"bench_memory.child({case!r}, {data_spec!r}, {model_path!r}, {n}, {str(tmp / f'{case}-{n}')!r}, "
+                        f"{not args.unfixed})")
+                done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
                 if done.returncode:
                     sys.exit(f"{case} n={n} failed:\n{done.stderr[-2000:]}")
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -121,6 +124,7 @@ def main() -> None:
     from advkit.reporting.provenance import envelope
 
     write_json(args.out, {**envelope(plugins=["torchattacks"], seed=0, device="cpu"), "rows": rows,
+                          "mmap_threshold": "glibc default" if args.unfixed else "fixed (as the commands do)",
                           "note": "peak RSS (VmHWM) of a fresh process per row; cifar10 binary test batch, "
                                   "random pixels, cnn with random weights, CPU"})
 

@@ -39,7 +39,7 @@ def test_negative_eps(cli):
 
 
 def test_steps_below_one(cli):
-    one_line_error(cli("attack", "--plugin", "pgd", "--steps", "0"), 2, "steps must be >= 1")
+    one_line_error(cli("attack", "--plugin", "pgd", "--steps", "0"), 2, "steps must be from 1 to")
 
 
 def test_steps_for_attack_without_steps(cli):
@@ -314,3 +314,49 @@ def test_an_eof_inside_a_command_is_not_reported_as_interrupted(cli, monkeypatch
 
     monkeypatch.setattr(dataset, "load_data", eof)
     one_line_error(cli("attack", "--plugin", "fgsm", "--n", "4"), 1, "unexpected end of input", "No data left")
+
+
+@pytest.mark.parametrize("args, code, fragment", [
+    (("attack", "--plugin", "pgd", "-n", "4", "--steps", "99999999999999999999"), 2, "steps must be from 1 to"),
+    (("attack", "--plugin", "pgd", "-n", "4", "-p", "steps=2", "-p", "steps=3"), 2, "steps given twice"),
+    (("attack", "--plugin", "pgd", "-n", "4", "--eps", "8/255/2"), 2, "expects float, got '8/255/2'"),
+    (("evaluate", "--attacks", "fgsm", "-n", "4", "--eps", "0.1,,0.2"), 2, "expects comma-separated numbers"),
+    (("evaluate", "--attacks", "", "-n", "4"), 2, "--attacks is empty"),
+    (("train", "--model", "linear", "--epochs", "1", "-n", "16", "--lr", "inf", "--out", "OUT/m.safetensors"), 2,
+     "--lr must be finite"),
+])
+def test_typos_in_numbers_and_parameters_are_refused(cli, tmp_path, args, code, fragment):
+    args = [a.replace("OUT", str(tmp_path)) for a in args]
+    one_line_error(cli(*args), code, fragment)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_empty_data_and_a_fifo_model_are_refused(cli, tmp_path, default_model):
+    import os
+
+    np.savez(tmp_path / "empty.npz", x=np.zeros((0, 8, 8), np.float32), y=np.zeros(0, np.int64))
+    one_line_error(cli("attack", "--plugin", "fgsm", "--data", tmp_path / "empty.npz", "--model", "cnn"), 1,
+                   "has no samples")
+    os.mkfifo(tmp_path / "fifo")  # opening it for reading would block forever
+    one_line_error(cli("attack", "--plugin", "fgsm", "-n", "8", "--model", tmp_path / "fifo"), 1,
+                   "is not a regular file")
+
+
+def test_zero_classes_is_refused_before_building(digits):
+    import advkit
+
+    with pytest.raises(advkit.UsageError, match="num_classes must be a whole number >= 1"):
+        advkit.load_model("linear", num_classes=0, input_shape=(1, 8, 8))
+
+
+def test_an_attack_calling_sys_exit_is_its_error(default_model, digits):
+    import advkit
+
+    class Quitter(advkit.Attack):
+        name, norm = "quitter", "Linf"
+
+        def perturb(self, x, y):
+            raise SystemExit(0)
+
+    with pytest.raises(advkit.AttackContractError, match=r"called sys.exit\(0\)"):
+        Quitter(default_model)(digits.x[:4], digits.y[:4])

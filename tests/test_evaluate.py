@@ -205,7 +205,7 @@ def test_attack_suite_syntax():
     ("pgd:eps=0.1", EPS, "Linf", "--eps"),
     ("pgd,pgd", EPS, "Linf", "twice"),
     ("torchattacks.pgdl2", EPS, "Linf", "measures perturbations in L2"),
-    ("pgd:steps=0", EPS, "Linf", "steps must be >= 1"),
+    ("pgd:steps=0", EPS, "Linf", "steps must be from 1 to"),
     ("pgd:steps=abc", EPS, "Linf", "'steps' expects int, got 'abc'"),
     ("pgd:steps=2.5", EPS, "Linf", "'steps' expects int, got '2.5'"),
     ("pgd:alpha=fast", EPS, "Linf", "'alpha' expects float"),

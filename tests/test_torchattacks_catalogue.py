@@ -188,7 +188,8 @@ def test_listing_is_complete_and_torch_free():
     assert all("verbose" not in {p["name"] for p in a["parameters"]} for a in listed.values())
 
 
-@pytest.mark.parametrize("name, cls", [("apgdt", "APGDT"), ("fab", "FAB")])
+@pytest.mark.parametrize("name, cls", [("apgdt", "APGDT"), ("fab", "FAB"), ("autoattack", "APGDT"),
+                                       ("autoattack", "FAB")])
 def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits, monkeypatch):
     """torchattacks targets all K - 1 other classes; with 20 classes advkit keeps AutoAttack's 9."""
     import torchattacks
@@ -202,6 +203,6 @@ def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits
 
     monkeypatch.setattr(getattr(torchattacks, cls), "perturb", spy)
     model = advkit.load_model("mlp:hidden=16", input_shape=(1, 8, 8), num_classes=20)
-    params = {"steps": 1, **({"multi_targeted": True} if name == "fab" else {})}
+    params = {"apgdt": {"steps": 1}, "fab": {"steps": 1, "multi_targeted": True}, "autoattack": {"eps": 0.001}}[name]  # nothing fooled: all run
     advkit.attack(name, model, digits.x[:4], digits.y[:4], progress=False, **params)
-    assert seen == [9]
+    assert seen and set(seen) == {9}

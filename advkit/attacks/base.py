@@ -82,6 +82,8 @@ class Attack:
             with eval_mode(model), torch.enable_grad():
                 kwargs = {} if targets is None else {"targets": targets.detach().to(device).clone()}
                 x_adv = self.perturb(x_ref.clone(), y_in, **kwargs)
+        except SystemExit as exc:  # an attack ends the program only by its error, never with a made-up status
+            raise AttackContractError(f"{self._who()} called sys.exit({exc.code!r}) inside perturb") from None
         finally:
             for p, (requires_grad, grad) in zip(params, saved):
                 p.requires_grad_(requires_grad)

@@ -12,9 +12,11 @@ prints lands there, and only the command's own output (`advkit.cli.options.out`)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
+import warnings
 
 import click
 
@@ -102,12 +104,26 @@ def debug() -> bool:
     return os.environ.get("ADVKIT_DEBUG", "") not in ("", "0")
 
 
+# Modules whose deprecation and user warnings are theirs to fix, not the user's: kept off stderr.
+LIBRARIES = r"(torch|torchvision|timm|robustbench|art|torchattacks|pyautoattack|pkg_resources)(\.|$)"
+
+
+@contextlib.contextmanager
+def quiet_libraries():
+    """Warnings the libraries raise stay off stderr, which carries one clear line per problem;
+    ADVKIT_DEBUG=1, `python -W` or PYTHONWARNINGS show them."""
+    with warnings.catch_warnings():
+        if not debug() and not sys.warnoptions:
+            warnings.filterwarnings("ignore", module=LIBRARIES)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `advkit` console script."""
     from advkit import distributed
 
     try:
-        with distributed.session():  # under torchrun: the process group for this command; else nothing
+        with quiet_libraries(), distributed.session():  # under torchrun: the process group; else nothing
             code = cli.main(args=argv, prog_name="advkit", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:

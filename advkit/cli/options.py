@@ -21,7 +21,7 @@ def float_list(count: int | None = None):
         try:
             from advkit.plugins.schema import parse_number
 
-            values = [parse_number(v) for v in value.replace(" ", "").split(",") if v]
+            values = [parse_number(v) for v in value.replace(" ", "").split(",")]
         except (ValueError, ZeroDivisionError):
             raise click.BadParameter(f"expects comma-separated numbers, got {value!r}") from None
         if count is not None and len(values) != count:

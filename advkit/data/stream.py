@@ -40,7 +40,6 @@ def batches(samples, batch_size: int = 256, *, workers: int = 0, positions=None)
     # an own generator: the loader's worker seed must not consume the global torch RNG the attacks draw from
     loader = torch.utils.data.DataLoader(_Indexed(samples, positions), batch_size=batch_size, shuffle=False,
                                          num_workers=workers, generator=torch.Generator().manual_seed(0))
-    fix_mmap_threshold()
     for index, x, y in loader:
         yield index.long(), x.float(), torch.as_tensor(y).long()
 
@@ -51,13 +50,12 @@ MMAP_THRESHOLD = 64 * 1024  # bytes: larger buffers come from (and go back to) t
 
 @functools.cache
 def fix_mmap_threshold() -> None:
-    """Make glibc serve buffers of 64 KiB or more from mmap, for the rest of the process.
+    """Make glibc serve buffers of 64 KiB or more from mmap, for the rest of this process.
 
-    glibc raises its mmap threshold each time such a buffer is freed, after which the batches'
-    buffers pile up in a fragmented heap: a stream's peak RSS then creeps up with n although nothing
-    it holds grows (measured, `advkit attack` on generated CIFAR-10, 1,000 vs 10,000 samples: 503.8
-    vs 762.8 MiB; with the threshold fixed 962.3 vs 962.9 MiB under the CUDA build of torch).
-    No-op on other C libraries; `MALLOC_MMAP_THRESHOLD_` in the environment wins.
+    glibc raises its mmap threshold each time such a buffer is freed, after which a stream's batch
+    buffers pile up in a fragmented heap and peak RSS creeps up with n although nothing held grows
+    (`benchmarks/bench_memory.py --unfixed`). `advkit attack` and `evaluate` call this at start;
+    Python API users may, or set `MALLOC_MMAP_THRESHOLD_`, which wins. No-op on other C libraries.
     """
     if "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return

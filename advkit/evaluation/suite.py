@@ -8,7 +8,8 @@ from advkit.attacks.steps import STEP_RULE
 from advkit.errors import UsageError
 
 # AutoAttack standard's composition and budgets (Croce & Hein 2020), in its order (the cascade drops
-# each sample once fooled): APGD-CE 100 steps, APGD-T over the other classes, FAB-T, Square 5,000 queries.
+# each sample once fooled): APGD-CE 100 steps, APGD-T and FAB-T over
+# the (at most 9) classes of highest logit, Square 5,000 queries.
 DEFAULT_SUITE = ("torchattacks.apgd:loss=ce:steps=100,torchattacks.apgdt:steps=100,"
                  "torchattacks.fab:multi_targeted=True:steps=100,torchattacks.square:n_queries=5000")
 

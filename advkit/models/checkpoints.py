@@ -59,6 +59,8 @@ def load(path, *, input_shape=None, bounds=None, mean=None, std=None):
     from advkit.models.model import Model
 
     path = Path(path)
+    if path.exists() and not path.is_file():  # a directory, FIFO or device: opening a FIFO would block
+        raise ModelError(f"model {path} is not a regular file")
     if _is_torchscript(path):
         if input_shape is None:
             raise ModelError(f"TorchScript model {path} needs data to know its input shape")

@@ -9,6 +9,7 @@ A `--model` spec is one of:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def load_model(
     else:
         if input_shape is None:
             raise UsageError(f"model {spec!r} needs data to know its input shape")
+        if num_classes is not None and not (isinstance(num_classes, numbers.Integral) and num_classes >= 1):
+            raise UsageError(f"model {spec!r}: num_classes must be a whole number >= 1, got {num_classes!r}")
         net, recipe = build_network(spec, input_shape, num_classes)
         if "source" in recipe:  # the user's own network: its output width, from a probe, is its class count
             num_classes = None

@@ -4,7 +4,8 @@ Each entry point of the `advkit` group is imported in its own try/except; a plug
 keeps its error (shown by `advkit plugins`) and everything else keeps working.
 `ADVKIT_STRICT_PLUGINS=1` raises a PluginError naming the plugin instead; `ADVKIT_LOAD_PLUGINS=a,b`
 loads only those (empty: none). Short names shared by several plugins resolve in the order of
-`ADVKIT_PREFER` (default: torchattacks, art, then the other first-party plugins).
+`ADVKIT_PREFER`, then the name's measured stronger backend (`PREFERRED`: `deepfool` -> art), then
+torchattacks, art and the other first-party plugins.
 
 Trust: a third-party entry point (one whose distribution is not advkit) named like a first-party
 plugin (`FIRST_PARTY`), or whose `register_commands` adds a command named like a built-in one

@@ -104,6 +104,8 @@ def parse_key_values(items, *, what: str = "parameters") -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"{what} are written KEY=VALUE, got {item!r}")
+        if key.strip() in out:
+            raise UsageError(f"{what}: {key.strip()} given twice ({out[key.strip()]!r} and {value.strip()!r}); give it once")
         out[key.strip()] = value.strip()
     return out
 
@@ -159,6 +161,8 @@ def parse_number(text: str) -> float:
     text = text.strip()
     if "/" in text:
         num, den = text.split("/", 1)
+        if "/" in den:
+            raise ValueError(text)  # 8/255/2 is a typo, not a number
         return float(Fraction(num.strip())) / float(Fraction(den.strip()))
     value = float(text)
     if math.isnan(value):
@@ -191,6 +195,7 @@ def jsonable(value: Any) -> Any:
 
 
 FLOAT32_MAX = 3.4028234663852886e38
+MAX_ITERATIONS = 10_000_000  # more steps or restarts than any published attack uses: a typo, not a budget
 
 
 def check_common(params: dict, what: str) -> None:
@@ -203,5 +208,5 @@ def check_common(params: dict, what: str) -> None:
             raise UsageError(f"{what}: {key} {value:g} is too large (inputs are float32, at most {FLOAT32_MAX:.4g})")
     for key in ("steps", "max_iter", "n_restarts", "restarts"):
         value = params.get(key)
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise UsageError(f"{what}: {key} must be >= 1, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and not 1 <= value <= MAX_ITERATIONS:
+            raise UsageError(f"{what}: {key} must be from 1 to {MAX_ITERATIONS:,}, got {value}")

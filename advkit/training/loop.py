@@ -15,6 +15,7 @@ statistics). After every epoch the ranks' weights are compared; only rank 0 writ
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,10 +47,10 @@ class TrainConfig:
     def check(self) -> None:
         if self.epochs < 0:
             raise UsageError(f"--epochs must be >= 0, got {self.epochs}")
-        if not self.lr > 0:
-            raise UsageError(f"--lr must be > 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise UsageError(f"--weight-decay must be >= 0, got {self.weight_decay}")
+        if not 0 < self.lr < math.inf:
+            raise UsageError(f"--lr must be finite and > 0, got {self.lr}")
+        if not 0 <= self.weight_decay < math.inf:
+            raise UsageError(f"--weight-decay must be finite and >= 0, got {self.weight_decay}")
         if self.batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.optimizer not in ("adam", "sgd"):

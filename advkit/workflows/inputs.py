@@ -31,6 +31,8 @@ def load_inputs(model_spec: str | None, data_spec: str | None, *, split: str = "
     torch_device = resolve_device(device)
     data_spec = data_spec or "digits"
     data = load_data(data_spec, split=split, n=n, seed=seed, bounds=None)
+    if len(data) == 0:
+        raise DataError(f"data {data_spec!r} has no samples")
     if model_spec is None:
         if data_spec != "digits":
             raise UsageError("--model is required with --data other than digits "

@@ -169,8 +169,10 @@ class TorchattacksAttack(advkit.LibraryAttack):
     def _prepare(self, attack) -> None:
         """Adjust the torchattacks object before it runs: at most `TARGET_CLASSES` targets (the C&W
         search sets its constants here too)."""
-        if hasattr(attack, "n_target_classes"):
-            attack.n_target_classes = min(attack.n_target_classes, TARGET_CLASSES)
+        inner = getattr(getattr(attack, "_autoattack", None), "attacks", ())  # torchattacks' AutoAttack
+        for each in (attack, *inner):
+            if hasattr(each, "n_target_classes"):
+                each.n_target_classes = min(each.n_target_classes, TARGET_CLASSES)
 
 
 class SearchedCW(TorchattacksAttack):

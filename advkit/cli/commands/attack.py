@@ -45,7 +45,10 @@ def attack_command(attack_name, model_spec, bounds, mean, std, data_spec, split,
     With no --model/--data it runs on the embedded default: digits and a small CNN
     trained and cached on first use.
     """
+    from advkit.data.stream import fix_mmap_threshold
     from advkit.workflows.from_specs import ATTACK_FILES, attack_from_specs
+
+    fix_mmap_threshold()  # a flat peak RSS however many batches stream
 
     params = parse_params(raw_params)
     for key, value in (("eps", eps), ("steps", steps)):

@@ -68,13 +68,15 @@ def evaluate_command(model_spec, bounds, mean, std, data_spec, split, n, seed, a
     one), and inside an attack a sample stops being computed once it is fooled. Warnings
     (gradient masking, unconverged attacks, ...) follow Carlini et al. 2019.
     """
+    from advkit.data.stream import fix_mmap_threshold
     from advkit.evaluation import leaderboard, state
     from advkit.evaluation.report import CURVE, FILES
     from advkit.workflows.from_specs import evaluate_from_specs
 
-    if suite and attacks:
+    if suite and attacks is not None:
         raise click.UsageError("give --suite or --attacks, not both")
-    attacks = attacks or suite
+    attacks = suite or attacks
+    fix_mmap_threshold()  # a flat peak RSS however many batches stream
     if formats and not out_dir:
         raise click.UsageError("--format robustbench needs --out (the directory robustbench.json is written to)")
     if formats and len([e for e in eps or () if e > 0]) != 1:
