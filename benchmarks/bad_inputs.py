@@ -570,7 +570,7 @@ def _plugins() -> list[Row]:
             Row(c, ("attack", "--help"), site="hijack", survive=True, stdout_has=("--plugin",),
                 stdout_lacks=("hijacked",)),
             Row(c, (*ATTACK,), site="hijack", survive=True, stdout_lacks=("hijacked",)),
-            Row(c, ("attack", "--plugin", "pgd", "--n", "4"), site="hijack", survive=True, stdout_lacks=("hijacked",),
+            Row(c, ("attack", "--plugin", "pgd", "--n", "4"), site="hijack",  # strict: the refusal is an error
                 env=(("ADVKIT_STRICT_PLUGINS", "1"),))]
     for site in ("exit-import", "ctrlc-import", "raise-import", "syntax", "missing-module", "missing-attr",
                  "raise-hook", "exit-hook", "bad-register", "commands-raise"):

@@ -360,3 +360,24 @@ def test_an_attack_calling_sys_exit_is_its_error(default_model, digits):
 
     with pytest.raises(advkit.AttackContractError, match=r"called sys.exit\(0\)"):
         Quitter(default_model)(digits.x[:4], digits.y[:4])
+
+
+def test_a_spec_ending_in_a_colon_and_a_missing_choice_are_one_line(cli):
+    one_line_error(cli("attack", "--plugin", "fgsm", "-n", "4", "--model", "mlp:"), 2, "ends with ':'")
+    one_line_error(cli("list"), 2, "Missing argument", "Choose from: attacks, defenses")
+
+
+def test_integer_weights_are_refused_not_rounded(cli, tmp_path):
+    import advkit
+    from safetensors.torch import load_file, save_file
+
+    model = advkit.load_model("linear", input_shape=(1, 8, 8), num_classes=10)
+    advkit.save_model(model, tmp_path / "m.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "m.safetensors"), "pt") as f:
+        metadata = f.metadata()
+    state = {k: v.to(torch.int32) for k, v in load_file(str(tmp_path / "m.safetensors")).items()}
+    save_file(state, str(tmp_path / "int.safetensors"), metadata=metadata)
+    one_line_error(cli("attack", "--plugin", "fgsm", "-n", "4", "--model", tmp_path / "int.safetensors"), 1,
+                   "is int32, the network's weights are floating point")

@@ -203,6 +203,7 @@ def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits
 
     monkeypatch.setattr(getattr(torchattacks, cls), "perturb", spy)
     model = advkit.load_model("mlp:hidden=16", input_shape=(1, 8, 8), num_classes=20)
-    params = {"apgdt": {"steps": 1}, "fab": {"steps": 1, "multi_targeted": True}, "autoattack": {"eps": 0.001}}[name]  # nothing fooled: all run
+    params = {"apgdt": {"steps": 1}, "fab": {"steps": 1, "multi_targeted": True},
+              "autoattack": {"eps": 0.001}}[name]  # with nothing fooled every inner attack runs
     advkit.attack(name, model, digits.x[:4], digits.y[:4], progress=False, **params)
     assert seen and set(seen) == {9}

@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         if debug():
             raise
-        click.echo(f"error: {distributed.label()}{exc.format_message()}", err=True)
+        message = " ".join(exc.format_message().split())  # click lists choices one per line
+        click.echo(f"error: {distributed.label()}{message}", err=True)
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         if isinstance(exc.__context__, EOFError) and not isinstance(exc, KeyboardInterrupt):

@@ -19,6 +19,8 @@ def build_network(spec: str, input_shape: Sequence[int], num_classes: int | None
     from advkit.plugins.schema import bind, jsonable, parameters
 
     name, sep, rest = spec.partition(":")
+    if sep and not rest.strip():
+        raise UsageError(f"model {spec!r} ends with ':' and no parameters (write {name!r}, or {name}:key=value)")
     if name not in _zoo_names():
         if sep and rest:
             source = source_record(name, rest)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -151,7 +152,9 @@ def _read(path: Path) -> tuple[dict, dict]:
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's "pickle protocol ... please file an issue" for refused files
+            warnings.filterwarnings("ignore", message=".*weights_only Unpickler", category=UserWarning)
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         unsafe = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line]
         if not unsafe:

@@ -93,7 +93,8 @@ def check_shapes(spec: str, input_shape, num_classes: int, state: dict, path) ->
         raise
     except Exception:  # noqa: BLE001 (an architecture that cannot be built on the meta device: the load checks)
         return
-    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    built = net.state_dict()
+    expected = {k: tuple(v.shape) for k, v in built.items()}
     missing = [k for k in expected if k not in state]
     if missing:
         raise ModelError(f"weights in {path} do not fit its metadata (architecture {spec!r:.80}): "
@@ -106,6 +107,9 @@ def check_shapes(spec: str, input_shape, num_classes: int, state: dict, path) ->
                 f"{num_classes}, input_shape {list(input_shape)}): {key} would be {list(shape)}, the file holds "
                 f"{list(tensor.shape)}"
             )
+        if built[key].is_floating_point() and not tensor.is_floating_point():  # loading would round them away
+            raise ModelError(f"weights in {path}: {key} is {str(tensor.dtype).replace('torch.', '')}, "
+                             "the network's weights are floating point")
 
 
 def check_weights(state: dict, path) -> dict:

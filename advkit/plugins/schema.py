@@ -105,7 +105,8 @@ def parse_key_values(items, *, what: str = "parameters") -> dict[str, str]:
         if not sep or not key.strip():
             raise UsageError(f"{what} are written KEY=VALUE, got {item!r}")
         if key.strip() in out:
-            raise UsageError(f"{what}: {key.strip()} given twice ({out[key.strip()]!r} and {value.strip()!r}); give it once")
+            raise UsageError(f"{what}: {key.strip()} given twice ({out[key.strip()]!r} and "
+                             f"{value.strip()!r}); give it once")
         out[key.strip()] = value.strip()
     return out
 
