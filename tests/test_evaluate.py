@@ -252,3 +252,16 @@ def test_cli_bad_suite_exits_2_with_one_line(cli, suite):
     result = cli("evaluate", "--n", "20", "--attacks", suite, "--eps", "0,0.1")
     assert result.code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and suite.split(":")[0] in result.stderr
+
+
+def test_an_attack_stalled_by_zero_gradients_stops_early_with_the_same_result(saturated, small):
+    from advkit.evaluation.watch import STALL_PASSES
+
+    steps, suite = 60, "torchattacks.apgd:loss=ce:steps=60"  # CE on saturated logits: zero gradients
+    early = advkit.evaluate(saturated, *small, suite, [0.1], checks=False)
+    full = advkit.evaluate(saturated, *small, suite, [0.1], cascade=False, checks=False)
+    label = early.attacks[0]
+    run, reference = early.per_attack[label][0.1], full.per_attack[label][0.1]
+    assert early.worst_case == full.worst_case and run["fooled"] == reference["fooled"] == 0
+    assert reference["backward"] >= steps * int(full.correct.sum())
+    assert run["backward"] <= (STALL_PASSES + 2) * run["ran_on"]  # stalled after STALL_PASSES unchanged passes

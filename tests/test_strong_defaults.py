@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import advkit
-from advkit.evaluation.suite import DEFAULT_SUITE, FAST_SUITE, SUITES, as_specs, parse_attacks
+from advkit.evaluation.suite import DEFAULT_SUITE, FAST_SUITE, STANDARD_SUITE, SUITES, as_specs, parse_attacks
 from advkit.training.loop import TrainConfig
 
 EPS = 0.1
@@ -47,6 +47,13 @@ def test_suite_names_stand_for_their_attacks():
     assert "WEAKER" in SUITES["fast"][1]
     steps = {s.name: dict(s.params).get("steps") for s in as_specs(None)}
     assert steps["torchattacks.apgd"] == steps["torchattacks.apgdt"] == "100"  # AutoAttack's budget
+    # the default is AutoAttack standard's attacks in its order; standard adds nothing but full budgets
+    standard = parse_attacks("standard")
+    assert standard == parse_attacks(STANDARD_SUITE)
+    assert [s.name for s in standard] == [s.name for s in as_specs(None)]
+    assert all(not s.trial and "n_target_classes" not in dict(s.params) for s in standard)
+    escalating = {s.name: s.trial for s in as_specs(None) if s.trial}
+    assert escalating == {"torchattacks.fab": {"n_target_classes": "1"}, "torchattacks.square": {"n_queries": "500"}}
 
 
 @pytest.fixture(scope="module")

@@ -207,3 +207,24 @@ def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits
               "autoattack": {"eps": 0.001}}[name]  # with nothing fooled every inner attack runs
     advkit.attack(name, model, digits.x[:4], digits.y[:4], progress=False, **params)
     assert seen and set(seen) == {9}
+
+
+@pytest.mark.parametrize("cls", ["APGDT", "FAB"])
+def test_n_target_classes_sets_how_many_top_classes_are_aimed_at(cls, digits, monkeypatch):
+    import torchattacks
+
+    seen = []
+    run = getattr(torchattacks, cls).perturb
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.n_target_classes)
+        return run(self, *args, **kwargs)
+
+    monkeypatch.setattr(getattr(torchattacks, cls), "perturb", spy)
+    extra = {"multi_targeted": True} if cls == "FAB" else {}
+    advkit.attack(cls.lower(), advkit.default_model(), digits.x[:4], digits.y[:4], steps=1, eps=0.001,
+                  n_target_classes=3, progress=False, **extra)
+    assert seen == [3]
+    with pytest.raises(advkit.UsageError, match="n_target_classes"):
+        advkit.attack(cls.lower(), advkit.default_model(), digits.x[:4], digits.y[:4], steps=1,
+                      n_target_classes=0, progress=False, **extra)

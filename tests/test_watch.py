@@ -121,3 +121,23 @@ def test_the_model_gets_its_forward_back_when_the_attack_fails(default_model, ba
                 default_model(x)
                 raise RuntimeError("attack broke")
     assert "forward" not in vars(default_model)
+
+
+def test_a_sample_left_at_the_same_point_stalls_and_is_computed_again_once_moved(default_model, batch):
+    from advkit.evaluation.watch import STALL_PASSES
+
+    x, y = batch
+    true = default_model(x).detach()
+    with ForwardWatch(default_model, freeze=True) as watch:
+        with watch.batch(x, y, EPS, "Linf", default_model.bounds):
+            for _ in range(3 * STALL_PASSES):  # an attack that does not move its points (a zero gradient)
+                probe = x.clone().requires_grad_(True)
+                out = default_model(probe)
+                assert torch.allclose(out, true, atol=1e-5)  # replayed logits are those of the point
+            stalled_grad, = torch.autograd.grad(out.sum(), probe)
+            assert watch.forward == STALL_PASSES * len(x) and not stalled_grad.any()
+            moved = x.clone()
+            moved[0] = (moved[0] + 0.05).clamp(0, 1)  # a restart moves one sample: it alone is computed
+            out = default_model(moved)
+    assert watch.forward == STALL_PASSES * len(x) + 1
+    assert torch.allclose(out[0], default_model(moved[:1])[0].detach(), atol=1e-5)

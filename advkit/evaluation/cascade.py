@@ -24,7 +24,7 @@ import torch
 from advkit.attacks import norms
 from advkit.errors import UsageError
 from advkit.evaluation.cost import _cost
-from advkit.evaluation.suite import ALPHA_RULE, DEFAULT_EPS, EVAL_NORMS, AttackSpec, as_specs, instantiate
+from advkit.evaluation.suite import ALPHA_RULE, DEFAULT_EPS, EVAL_NORMS, TRIAL, AttackSpec, as_specs, instantiate
 from advkit.evaluation.watch import run_watched
 from advkit.reporting.progress import Progress
 
@@ -91,7 +91,8 @@ class Evaluation:
     @property
     def per_attack(self) -> dict:
         """Per attack and eps: samples attacked, fooled, robust accuracy after it (cumulative in the
-        cascade, of this attack alone in full mode) and its cost."""
+        cascade, of this attack alone in full mode), its cost and, for an escalating attack (`trial.`
+        parameters), the samples its full budget ran on after the trial."""
         robust = int(self.correct.sum())
         out = {label: {} for label in self.attacks}
         for e in self.eps:
@@ -103,7 +104,8 @@ class Evaluation:
                 after = robust - run["fooled"] if self.cascade else int(self.correct.sum()) - run["fooled"]
                 robust = after if self.cascade else robust
                 out[label][e] = {"ran_on": run["ran_on"], "fooled": run["fooled"],
-                                 "robust_accuracy": _share(after, self.n), **_watch_cost(run)}
+                                 "robust_accuracy": _share(after, self.n), **_watch_cost(run),
+                                 **({"extended": run["extended"]} if TRIAL in label else {})}
         return out
 
     @property
@@ -240,28 +242,39 @@ def evaluate(model, x, y=None, attacks=None, eps=None, *, norm: str = "Linf", ca
                         continue
                     index = robust.nonzero().flatten() if cascade else torch.arange(len(pos))
                     meter.describe(f"evaluate {s.label} eps={e:g}")
-                    attack = instantiate(s, attacked, e, norm, seed)[0]
-                    x_adv, pred, watch = run_watched(attack, model, xb[index], yb[index], e, norm,
-                                                     batch_size=batch_size, seed=bseed, record=not run.output_change,
-                                                     early_stop=cascade and not run.output_change, progress=meter,
-                                                     desc=f"{s.label} eps={e:g}")
                     meter.update(len(pos) - len(index))
-                    success = correct[index] & (pred != yb[index])
-                    if run.votes:
-                        from advkit.attacks.expectation import fooled_by_majority
+                    ran_on = len(index)
+                    # an escalating attack runs its trial first, its own budget only if the trial fooled
+                    escalating = cascade and bool(s.trial)
+                    for trial, overrides in ((True, s.trial), (False, {})) if escalating else ((False, {}),):
+                        attack = instantiate(s, attacked, e, norm, seed, **overrides)[0]
+                        x_adv, pred, watch = run_watched(attack, model, xb[index], yb[index], e, norm,
+                                                         batch_size=batch_size, seed=bseed,
+                                                         record=not run.output_change,
+                                                         early_stop=cascade and not run.output_change,
+                                                         progress=meter if trial or not escalating else False,
+                                                         desc=f"{s.label} eps={e:g}")
+                        success = correct[index] & (pred != yb[index])
+                        if run.votes:
+                            from advkit.attacks.expectation import fooled_by_majority
 
-                        success &= fooled_by_majority(model, x_adv, yb[index], run.votes, batch_size)
-                    size = norms.size(x_adv - xb[index], norm)
-                    found = torch.where(success, size, torch.full_like(size, float("inf")))
-                    column = run.sizes_found[rows[index], a]
-                    run.sizes_found[rows[index], a] = torch.minimum(column, found)
-                    fooled = success & norms.within(size, e)  # a min-norm attack may go beyond eps
-                    run.count(s.label, e, len(index), int(fooled.sum()), watch.cost())
-                    first = fooled & robust[index]
-                    newly = rows[index[first]]
-                    run.broken[newly], run.broken_by[newly] = j, a
-                    run.add_examples(e, pos[index[first]], xb[index[first]], x_adv[first], pred[first], s.label)
-                    robust[index[fooled]] = False
+                            success &= fooled_by_majority(model, x_adv, yb[index], run.votes, batch_size)
+                        size = norms.size(x_adv - xb[index], norm)
+                        found = torch.where(success, size, torch.full_like(size, float("inf")))
+                        column = run.sizes_found[rows[index], a]
+                        run.sizes_found[rows[index], a] = torch.minimum(column, found)
+                        fooled = success & norms.within(size, e)  # a min-norm attack may go beyond eps
+                        extended = len(index) if escalating and not trial else 0
+                        run.count(s.label, e, ran_on, int(fooled.sum()), watch.cost(), extended=extended)
+                        ran_on = 0
+                        first = fooled & robust[index]
+                        newly = rows[index[first]]
+                        run.broken[newly], run.broken_by[newly] = j, a
+                        run.add_examples(e, pos[index[first]], xb[index[first]], x_adv[first], pred[first], s.label)
+                        robust[index[fooled]] = False
+                        index = index[~fooled]
+                        if not fooled.any() or not len(index):
+                            break  # the trial fooled none (or every) sample: the full budget is not spent
             run.batches = b + 1
             if state is not None and (run.batches % saved.EVERY == 0):
                 saved.save(state, run, identity)
@@ -309,9 +322,14 @@ def _watch_cost(run: dict) -> dict:
 def _recorded(spec: AttackSpec, attack, bound: dict) -> dict:
     """The parameters an attack ran with, without its budget (eps); a derived step size is recorded as its rule."""
     params = {k: v for k, v in bound.items() if k != attack.budget_param}
-    if attack.step_param in params and attack.step_param not in dict(spec.params):
+    if attack.step_param in params and attack.step_param not in spec.attack_params:
         params[attack.step_param] = ALPHA_RULE
-    return params
+    if not spec.trial:
+        return params
+    from advkit.plugins.schema import bind
+
+    trial = bind(type(attack), {**spec.attack_params, **spec.trial}, what=f"attack {spec.label!r}")
+    return {**params, **{f"{TRIAL}{k}": trial[k] for k in spec.trial}}
 
 
 def _share(count: int, n: int) -> float:

@@ -56,7 +56,7 @@ def merge(shards) -> object:
 
 
 def _summed(runs: list) -> dict:
-    out = {key: sum(run[key] for run in runs) for key in ("ran_on", "fooled", "forward", "backward")}
+    out = {key: sum(run[key] for run in runs) for key in ("ran_on", "fooled", "extended", "forward", "backward")}
     out["seconds"] = round(sum(run["seconds"] for run in runs), 4)
     out["skipped"] = {key: sum(run["skipped"][key] for run in runs) for key in ("forward", "backward")}
     return out

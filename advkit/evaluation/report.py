@@ -131,7 +131,12 @@ def cost_lines(summary: dict) -> list[str]:
     elif "skipped_by_early_stop" in cost:
         k = cost["skipped_by_early_stop"]
         lines.append(f"early stopping skipped {k['forward']} forward and {k['backward']} backward sample passes "
-                     "on samples already fooled")
+                     "on samples already fooled or stalled")
+    for label, runs in summary["per_attack"].items():
+        extended = [f"eps={e}: {run['extended']}" for e, run in runs.items() if "extended" in run and run["ran_on"]]
+        if extended:
+            lines.append(f"{label}: samples given the full budget after the trial {', '.join(extended)} "
+                         "(0: the trial fooled none, so the full budget was not spent)")
     if "full_estimate" in cost:
         low, high, saving = cost["full_estimate"]["low"], cost["full_estimate"]["high"], cost["saving"]
         what = ("every attack on every sample (estimated: high if the skipped samples cost what the attacked "

@@ -41,7 +41,7 @@ class State:
 
     @classmethod
     def fresh(cls, labels: list[str], eps: list[float], n: int) -> State:
-        zero = {"ran_on": 0, "fooled": 0, "seconds": 0.0, "forward": 0, "backward": 0,
+        zero = {"ran_on": 0, "fooled": 0, "extended": 0, "seconds": 0.0, "forward": 0, "backward": 0,
                 "skipped": {"forward": 0, "backward": 0}}
         return cls(batches=0, y=torch.full((n,), -1, dtype=torch.long), clean_pred=torch.full((n,), -1, dtype=torch.long),
                    broken=torch.full((n,), len(eps), dtype=torch.long), broken_by=torch.full((n,), -1, dtype=torch.long),
@@ -50,10 +50,11 @@ class State:
                            for label in labels},
                    probe=(torch.empty(0, dtype=torch.long), None, torch.empty(0, dtype=torch.long)))
 
-    def count(self, label: str, eps: float, ran_on: int, fooled: int, cost: dict) -> None:
+    def count(self, label: str, eps: float, ran_on: int, fooled: int, cost: dict, extended: int = 0) -> None:
         run = self.counts[label][eps]
         run["ran_on"] += ran_on
         run["fooled"] += fooled
+        run["extended"] += extended
         run["seconds"] = round(run["seconds"] + cost["seconds"], 4)
         for key in ("forward", "backward"):
             run[key] += cost[key]

@@ -7,8 +7,11 @@ point the attack evaluated that lies in the eps ball and the input bounds and th
 misclassifies: an adversarial example found, which later steps cannot take back (`Batch.merge`
 puts it into the attack's output). With `freeze=True` the watch then stops computing that sample:
 its logits are replayed, constant, from the pass that fooled it, so its gradient is zero and the
-model never sees it again, while the samples still being attacked run exactly as before. Calls that
-do not line up with the watched batch (another batch size or input shape) pass through untouched.
+model never sees it again, while the samples still being attacked run exactly as before. The same
+happens to a sample the attack has left at exactly the same point for `STALL_PASSES` passes in a row
+(a zero gradient, or a fixed point of its steps): it is stalled, its logits are those of that point,
+and it is computed again as soon as the attack moves it (a restart). Calls that do not line up with
+the watched batch (another batch size or input shape) pass through untouched.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import torch
 
 from advkit.attacks import norms
 
+STALL_PASSES = 10  # passes at an unchanged point after which a sample is stalled (no longer computed)
+
 
 class Batch:
     """The samples one attack call works on, and the first adversarial example found for each."""
@@ -30,7 +35,22 @@ class Batch:
         self.eps, self.norm, self.bounds = float(eps), norm, bounds
         self.found = self.x.clone()
         self.fooled = torch.zeros(len(y), dtype=torch.bool, device=y.device)
-        self.logits = None  # replayed for frozen samples: the logits of the pass that fooled them
+        self.logits = None  # each sample's logits at its last computed pass: replayed while it is frozen
+        self.point = torch.full_like(self.x, float("nan"))  # the point each sample was last evaluated at
+        self.unchanged = torch.zeros(len(y), dtype=torch.long, device=y.device)  # passes in a row at that point
+
+    def stalled(self, x) -> torch.Tensor:
+        """Count the passes each sample has stayed at its point; True where it has for `STALL_PASSES`."""
+        same = (x.detach() == self.point).flatten(1).all(1)
+        self.unchanged = torch.where(same, self.unchanged + 1, torch.zeros_like(self.unchanged))
+        self.point = x.detach().clone()
+        return self.unchanged >= STALL_PASSES
+
+    def remember(self, logits, rows) -> None:
+        """Keep the logits just computed for `rows`."""
+        if self.logits is None:
+            self.logits = logits.new_zeros(len(self.y), logits.shape[1])
+        self.logits[rows] = logits.detach().to(self.logits.dtype)
 
     def observe(self, x, logits, rows) -> None:
         """Record the samples `rows` that `x` (their current points, with `logits`) newly fools."""
@@ -41,11 +61,8 @@ class Batch:
             new[new.clone()] = torch.isfinite(logits[new]).all(1) & self._admissible(x[new], rows[new])
             if not new.any():
                 return
-            if self.logits is None:
-                self.logits = logits.new_zeros(len(self.y), logits.shape[1])
             index = rows[new]
             self.found[index] = x[new].detach().to(self.found.dtype)
-            self.logits[index] = logits[new].detach().to(self.logits.dtype)
             self.fooled[index] = True
 
     def _admissible(self, x, rows):
@@ -110,10 +127,12 @@ class ForwardWatch:
         batch = self._batch
         if batch is None or not self.record or x.shape != batch.x.shape:
             return self._computed(x)
-        frozen = batch.fooled if self.freeze else torch.zeros_like(batch.fooled)
+        frozen = batch.fooled | batch.stalled(x) if self.freeze else torch.zeros_like(batch.fooled)
         if not frozen.any():
             out = self._computed(x)
-            batch.observe(x, out, torch.arange(len(x), device=batch.fooled.device))
+            every = torch.arange(len(x), device=batch.fooled.device)
+            batch.remember(out, every)
+            batch.observe(x, out, every)
             return out
         rows = (~frozen).nonzero().flatten()
         skipped = len(x) - len(rows)
@@ -123,6 +142,7 @@ class ForwardWatch:
             live = self._computed(x[rows])
             out = out.to(live.dtype)
             out[rows] = live
+            batch.remember(live, rows)
             batch.observe(x[rows], live, rows)
         elif x.requires_grad and torch.is_grad_enabled():
             out = out + 0 * x.flatten(1)[:, :1].nan_to_num()  # all frozen: the attack still gets a zero gradient

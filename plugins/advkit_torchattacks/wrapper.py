@@ -22,7 +22,7 @@ BINARY_SEARCH_STEPS = 5
 # torchattacks' lr=0.01 stalls on a T=100 distilled digits CNN (55% success); 0.05 breaks 99.7%.
 CW_DEFAULTS = {"lr": 0.05}
 # AutoAttack's: targeted APGD and FAB-T aim at the 9 classes of highest logit, not at all K - 1
-# (torchattacks' choice, 999 targeted runs per sample on ImageNet).
+# (torchattacks' choice, 999 targeted runs per sample on ImageNet); `n_target_classes` sets fewer.
 TARGET_CLASSES = 9
 
 
@@ -38,6 +38,7 @@ class Spec:
     `needs_targets`: the attack only works toward a target; untargeted runs aim at (y + 1) mod K.
     `quick_params`: reduced iterations for the conformance check (`advkit.testing`).
     `search`: advkit adds Carlini & Wagner's per-sample binary search over the constant `c`.
+    `top_targets`: a multi-targeted attack; advkit adds `n_target_classes`, how many it aims at.
     """
 
     cls: str
@@ -52,6 +53,7 @@ class Spec:
     needs_targets: bool = False
     quick_params: dict = field(default_factory=dict)
     search: bool = False
+    top_targets: bool = False
 
     @property
     def name(self) -> str:
@@ -75,7 +77,7 @@ CATALOGUE = [
     Spec("MIFGSM"),
     Spec("UPGD"),
     Spec("APGD", None, targeted=False, norms=_LP),
-    Spec("APGDT", None, targeted=False, norms=_LP),
+    Spec("APGDT", None, targeted=False, norms=_LP, top_targets=True),
     Spec("DIFGSM"),
     Spec("TIFGSM", rgb=True, quick_params={"len_kernel": 3}),
     Spec("Jitter"),
@@ -105,7 +107,7 @@ CATALOGUE = [
     Spec("Pixle", "L0", black_box=True, units={}),
     Spec("JSMA", "L0", units={"theta": 1}, needs_targets=True),
     # Linf or L2, chosen by the attack's `norm` argument
-    Spec("FAB", None, norms=_LP, true_labels=True),
+    Spec("FAB", None, norms=_LP, true_labels=True, top_targets=True),
     Spec("Square", None, black_box=True, norms=_LP, quick_params={"n_queries": 100}),
     Spec("AutoAttack", None, targeted=False, norms=_LP),
     # no norm: Gaussian noise, a baseline
@@ -118,6 +120,21 @@ class TorchattacksAttack(advkit.LibraryAttack):
 
     spec: Spec
     hidden = ("model", *FROM_MODEL, *FIXED)
+    added: dict = {}  # parameters advkit adds to the library's: name -> (default, description)
+
+    @classmethod
+    def signature(cls):
+        sig = super().signature()
+        extra = [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=d) for k, (d, _) in cls.added.items()]
+        return sig.replace(parameters=[*sig.parameters.values(), *extra])
+
+    @classmethod
+    def parameter_docs(cls):
+        return {**super().parameter_docs(), **{k: doc for k, (_, doc) in cls.added.items()}}
+
+    @classmethod
+    def default_texts(cls):
+        return {**super().default_texts(), **{k: str(d) for k, (d, _) in cls.added.items()}}
 
     def __init__(self, model, **params):
         super().__init__(model, **params)
@@ -136,7 +153,7 @@ class TorchattacksAttack(advkit.LibraryAttack):
         accepted = advkit.source_class(*self.source).signature.parameters
         params.update({k: v for k, v in FIXED.items() if k in accepted})
         params.update({k: self.model.num_classes for k in FROM_MODEL if k in accepted})
-        return params
+        return {k: v for k, v in params.items() if k not in self.added}
 
     def perturb(self, x, y, targets=None):
         import torchattacks
@@ -175,6 +192,23 @@ class TorchattacksAttack(advkit.LibraryAttack):
                 each.n_target_classes = min(each.n_target_classes, TARGET_CLASSES)
 
 
+class TopTargets(TorchattacksAttack):
+    """APGD-T and FAB-T aiming at the `n_target_classes` classes of highest clean logit besides the true one."""
+
+    added = {"n_target_classes": (TARGET_CLASSES, "target classes, those of highest logit besides the true one "
+                                                  "(added by advkit; AutoAttack's 9; torchattacks' all K - 1)")}
+
+    def __init__(self, model, **params):
+        super().__init__(model, **params)
+        wanted = self.params["n_target_classes"]
+        if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
+            raise advkit.UsageError(f"attack {self.name!r}: n_target_classes must be an integer >= 1, got {wanted!r}")
+
+    def _prepare(self, attack) -> None:
+        super()._prepare(attack)
+        attack.n_target_classes = min(attack.n_target_classes, self.params["n_target_classes"])
+
+
 class SearchedCW(TorchattacksAttack):
     """torchattacks' C&W-L2 with Carlini & Wagner's binary search over `c`, per sample.
 
@@ -183,28 +217,18 @@ class SearchedCW(TorchattacksAttack):
     smallest successful perturbation over all runs is returned (torchattacks alone runs one `c`).
     """
 
-    SEARCH = inspect.Parameter("binary_search_steps", inspect.Parameter.KEYWORD_ONLY, default=BINARY_SEARCH_STEPS)
+    added = {"binary_search_steps": (BINARY_SEARCH_STEPS, "runs of the per-sample binary search over c "
+                                                          "(added by advkit: torchattacks alone runs one c)")}
 
     @classmethod
     def signature(cls):
         sig = super().signature()
-        params = [p.replace(default=CW_DEFAULTS.get(p.name, p.default)) for p in sig.parameters.values()]
-        return sig.replace(parameters=[*params, cls.SEARCH])
-
-    @classmethod
-    def parameter_docs(cls):
-        return {**super().parameter_docs(), "binary_search_steps": ("runs of the per-sample binary search over c "
-                                                             "(added by advkit: torchattacks alone runs one c)")}
+        return sig.replace(parameters=[p.replace(default=CW_DEFAULTS.get(p.name, p.default))
+                                       for p in sig.parameters.values()])
 
     @classmethod
     def default_texts(cls):
-        return {**super().default_texts(), **{k: str(v) for k, v in CW_DEFAULTS.items()},
-                "binary_search_steps": str(BINARY_SEARCH_STEPS)}
-
-    def library_params(self) -> dict:
-        params = super().library_params()
-        params.pop("binary_search_steps", None)
-        return params
+        return {**super().default_texts(), **{k: str(v) for k, v in CW_DEFAULTS.items()}}
 
     def perturb(self, x, y, targets=None):
         import torch
@@ -296,5 +320,5 @@ def make_class(spec: Spec) -> type:
              "norm_param": "norm" if spec.norms else None}
     if not spec.targeted:
         attrs["perturb"] = lambda self, x, y: TorchattacksAttack.perturb(self, x, y)
-    base = SearchedCW if spec.search else TorchattacksAttack
+    base = SearchedCW if spec.search else TopTargets if spec.top_targets else TorchattacksAttack
     return advkit.library_class(base, spec.name, source, norm, library="torchattacks", **attrs)
