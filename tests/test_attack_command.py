@@ -13,7 +13,7 @@ def test_default_job_json(cli):
                 "perturbation", "seconds", "seed", "device", "versions"):
         assert key in r
     assert r["attack"] == "torchattacks.pgd" and r["plugin"] == "torchattacks"
-    assert r["params"]["steps"] == 10 and abs(r["params"]["eps"] - 8 / 255) < 1e-12
+    assert r["params"]["steps"] == 100 and abs(r["params"]["eps"] - 8 / 255) < 1e-12
     assert r["clean_accuracy"] > 0.9
     assert r["robust_accuracy"] < r["clean_accuracy"]
     assert r["perturbation"]["linf_max"] <= 8 / 255 + 1e-6

@@ -25,19 +25,42 @@ def _robust(model, x_adv, y) -> float:
         return float((model(x_adv).argmax(1) == y).float().mean())
 
 
-@pytest.mark.slow  # the reference's full budget: Square's 5000 queries on the samples that survive
-def test_standard_in_the_evaluate_cascade_matches_the_reference(default_model, samples):
+@pytest.fixture(scope="module")
+def reference(default_model, samples):
+    """The raw package's AutoAttack standard on the samples: robust accuracy and the passes it cost."""
     from pyautoattack import AutoAttack
 
+    from advkit.evaluation.watch import ForwardWatch
+
     x, y = samples
-    reference = AutoAttack(default_model.eval(), eps=EPS, version="standard", seed=0, norm="Linf", device="cpu")
-    reference.verbose = False
-    x_ref, _ = reference.run_standard_evaluation(x, y, batch_size=len(x))
-    expected = _robust(default_model, x_ref, y)
+    with ForwardWatch(default_model) as passes:
+        runner = AutoAttack(default_model.eval(), eps=EPS, version="standard", seed=0, norm="Linf", device="cpu")
+        runner.verbose = False
+        x_ref, _ = runner.run_standard_evaluation(x, y, batch_size=len(x))
+    return _robust(default_model, x_ref, y), passes.forward + passes.backward
+
+
+@pytest.mark.slow  # the reference's full budget: Square's 5000 queries on the samples that survive
+def test_standard_in_the_evaluate_cascade_matches_the_reference(default_model, samples, reference):
+    x, y = samples
+    expected, _ = reference
     evaluation = advkit.evaluate(default_model, x, y, "autoattack.standard", [EPS], seed=0, checks=False)
     assert evaluation.worst_case[EPS] == expected
     assert 0 < expected < evaluation.clean_accuracy  # the check measures something: some fooled, some not
     assert evaluation.params["autoattack.standard"]["seed"] == 0
+
+
+@pytest.mark.slow
+def test_default_suite_is_as_strong_as_the_reference_at_a_fraction_of_its_passes(default_model, samples, reference):
+    """The reduced `benchmarks/bench_evaluate_vs_autoattack.py`: 20 samples instead of 200."""
+    from advkit.evaluation.watch import ForwardWatch
+
+    x, y = samples
+    expected, reference_passes = reference
+    with ForwardWatch(default_model) as passes:
+        evaluation = advkit.evaluate(default_model, x, y, None, [EPS], seed=0, checks=False, progress=False)
+    assert evaluation.worst_case[EPS] <= expected + 0.5 / 100 + 1e-6  # within 0.5 pt: no sample more robust
+    assert reference_passes >= 5 * (passes.forward + passes.backward)
 
 
 def test_an_individual_attack_gives_the_reference_output(default_model, samples):

@@ -149,7 +149,7 @@ def test_full_mode_counts_only_correctly_classified_samples_as_fooled(cascade_an
 
 def test_derived_step_size_follows_eps_and_is_recorded_as_its_rule(default_model, small, cascade_and_full):
     derived = cascade_and_full[0].params["pgd(random_start=false)"]
-    assert derived == {"alpha": ALPHA_RULE, "steps": 10, "random_start": False}
+    assert derived == {"alpha": ALPHA_RULE, "steps": 100, "random_start": False}
     spec = AttackSpec("pgd", (("steps", "4"),))
     for eps in (0.1, 0.2):
         assert instantiate(spec, default_model, eps, "Linf", 0)[1]["alpha"] == pytest.approx(2.5 * eps / 4)

@@ -135,7 +135,7 @@ def test_quick_start_and_cli_section_jobs_run(cli, tmp_path, monkeypatch):
     assert cli("--help").code == 0
     main = cli("attack", "--plugin", "pgd")
     assert main.code == 0, main.stderr
-    assert "robust accuracy" in main.stdout and f"alpha=0.007843 ({ALPHA_RULE})" in main.stdout
+    assert "robust accuracy" in main.stdout and f"alpha=0.0007843 ({ALPHA_RULE})" in main.stdout
     ran = 0
     for words in command_lines(sections()["The CLI at a glance"]):
         if words[:2] != ["advkit", "attack"] or any("mnist" in w or w.endswith(".safetensors") for w in words):

@@ -136,7 +136,7 @@ def test_pgd1_training_raises_pgd_robust_accuracy(digits_train, digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the zoo mlp has no functional activations to warn about
         model, summary = advkit.defend("sat", fresh, digits_train, digits, params={"eps": 0.2, "step_size": 0.2},
-                                       config=config, eval_params=pgd)
+                                       config=config, eval_attack="pgd", eval_params=pgd)
     assert summary["details"]["activation_swap"]["activation"] == "psoftplus"
     assert summary["after"]["clean_accuracy"] > 0.8
     assert summary["after"]["robust_accuracy"] > plain_robust + 0.2

@@ -12,7 +12,7 @@ from advkit.attacks.steps import STEP_RULE, derive_step
 from advkit.evaluation.suite import ALPHA_RULE
 from advkit.workflows.from_specs import evaluate_from_specs
 
-PGD = ["attack", "--plugin", "pgd", "--eps", "0.1", "-p", "random_start=false"]  # deterministic
+PGD = ["attack", "--plugin", "pgd", "--eps", "0.1", "-p", "random_start=false", "-p", "steps=10"]  # deterministic
 
 
 def test_attack_derives_alpha_from_eps_is_stronger_for_it_and_matches_evaluate_full(cli):
@@ -22,10 +22,10 @@ def test_attack_derives_alpha_from_eps_is_stronger_for_it_and_matches_evaluate_f
     assert derived["params"]["alpha"] == pytest.approx(0.025) and derived["derived"] == {"alpha": ALPHA_RULE}
     assert given["params"]["alpha"] == pytest.approx(2 / 255) and given["derived"] == {}
     assert derived["robust_accuracy"] < given["robust_accuracy"] - 0.05  # 2/255 cannot reach the ball's edge
-    evaluation, _ = evaluate_from_specs(attacks="pgd:random_start=false", eps=[0.1], full=True)  # evaluate --full
+    evaluation, _ = evaluate_from_specs(attacks="pgd:random_start=false:steps=10", eps=[0.1], full=True)  # evaluate --full
     (runs,) = evaluation.per_attack.values()
     assert derived["robust_accuracy"] == pytest.approx(runs[0.1]["robust_accuracy"])
-    assert evaluation.params["pgd(random_start=false)"]["alpha"] == ALPHA_RULE == STEP_RULE
+    assert evaluation.params["pgd(random_start=false,steps=10)"]["alpha"] == ALPHA_RULE == STEP_RULE
 
 
 def test_table_and_result_json_show_the_step_and_its_rule(cli, tmp_path):
@@ -55,7 +55,7 @@ def test_make_attack_derives_too(default_model):
 
 
 @pytest.mark.parametrize("name, params, expected", [
-    ("torchattacks.pgd", {}, {"alpha": 2.5 * 8 / 255 / 10}),  # the defaults: torchattacks' own 2/255
+    ("torchattacks.pgd", {}, {"alpha": 2.5 * 8 / 255 / 100}),  # the defaults: eps 8/255, advkit's 100 steps
     ("torchattacks.pgd", {"eps": "0.3", "steps": "5"}, {"alpha": 2.5 * 0.3 / 5}),
     ("torchattacks.ffgsm", {"eps": 0.1}, {"alpha": 2.5 * 0.1}),  # no iteration count: one step
     ("torchattacks.pgd", {"eps": 0.1, "alpha": 0.01}, {"alpha": 0.01}),  # given: kept

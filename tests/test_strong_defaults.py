@@ -41,6 +41,22 @@ def test_bad_binary_search_steps_is_a_usage_error(digits):
                       progress=False)
 
 
+@pytest.mark.parametrize("name", ["apgd", "apgdt", "fab"])
+def test_autoattack_family_short_names_run_autoattacks_budget(name, digits):
+    result = advkit.attack(name, advkit.default_model(), digits.x[:8], digits.y[:8], eps=EPS, seed=0, progress=False)
+    assert result.params["steps"] == 100  # torchattacks' own default is 10
+    assert advkit.get_attack(f"torchattacks.{name}").default_texts()["steps"] == "100"  # what `advkit list` shows
+
+
+def test_defend_measures_with_apgd_by_default():
+    import inspect
+
+    from advkit.cli.commands.defend import defend_command as command
+
+    assert inspect.signature(advkit.defend).parameters["eval_attack"].default == "apgd"
+    assert next(p.default for p in command.params if p.name == "eval_attack") == "apgd"
+
+
 def test_suite_names_stand_for_their_attacks():
     assert parse_attacks("default") == parse_attacks(DEFAULT_SUITE) == as_specs(None)
     assert parse_attacks(" fast ") == parse_attacks(FAST_SUITE)

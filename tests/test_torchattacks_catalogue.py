@@ -110,7 +110,7 @@ def test_bounds_other_than_unit_rescale_pixel_parameters(name, params, trained, 
     ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "least-likely", 0.4),
     ("pgd", {"eps": 0.3, "alpha": 0.05, "steps": 10}, "random", 0.6),
     ("cw", {"c": 10.0, "steps": 50, "lr": 0.05}, "random", 0.3),
-    ("fab", {"eps": 0.3}, "random", 0.3),
+    ("fab", {"eps": 0.3, "steps": 10}, "random", 0.3),
     ("square", {"eps": 0.3, "n_queries": 300}, "random", 0.5),
     ("jsma", {}, "random", 0.25),
 ])
@@ -188,10 +188,8 @@ def test_listing_is_complete_and_torch_free():
     assert all("verbose" not in {p["name"] for p in a["parameters"]} for a in listed.values())
 
 
-@pytest.mark.parametrize("name, cls", [("apgdt", "APGDT"), ("fab", "FAB"), ("autoattack", "APGDT"),
-                                       ("autoattack", "FAB")])
-def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits, monkeypatch):
-    """torchattacks targets all K - 1 other classes; with 20 classes advkit keeps AutoAttack's 9."""
+def _target_class_counts(cls: str, monkeypatch) -> list:
+    """The `n_target_classes` of every run of torchattacks' `cls`, appended as they start."""
     import torchattacks
 
     seen = []
@@ -202,6 +200,14 @@ def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits
         return run(self, *args, **kwargs)
 
     monkeypatch.setattr(getattr(torchattacks, cls), "perturb", spy)
+    return seen
+
+
+@pytest.mark.parametrize("name, cls", [("apgdt", "APGDT"), ("fab", "FAB"), ("autoattack", "APGDT"),
+                                       ("autoattack", "FAB")])
+def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits, monkeypatch):
+    """torchattacks targets all K - 1 other classes; with 20 classes advkit keeps AutoAttack's 9."""
+    seen = _target_class_counts(cls, monkeypatch)
     model = advkit.load_model("mlp:hidden=16", input_shape=(1, 8, 8), num_classes=20)
     params = {"apgdt": {"steps": 1}, "fab": {"steps": 1, "multi_targeted": True},
               "autoattack": {"eps": 0.001}}[name]  # with nothing fooled every inner attack runs
@@ -211,16 +217,7 @@ def test_targeted_runs_aim_at_autoattacks_nine_classes_not_all(name, cls, digits
 
 @pytest.mark.parametrize("cls", ["APGDT", "FAB"])
 def test_n_target_classes_sets_how_many_top_classes_are_aimed_at(cls, digits, monkeypatch):
-    import torchattacks
-
-    seen = []
-    run = getattr(torchattacks, cls).perturb
-
-    def spy(self, *args, **kwargs):
-        seen.append(self.n_target_classes)
-        return run(self, *args, **kwargs)
-
-    monkeypatch.setattr(getattr(torchattacks, cls), "perturb", spy)
+    seen = _target_class_counts(cls, monkeypatch)
     extra = {"multi_targeted": True} if cls == "FAB" else {}
     advkit.attack(cls.lower(), advkit.default_model(), digits.x[:4], digits.y[:4], steps=1, eps=0.001,
                   n_target_classes=3, progress=False, **extra)

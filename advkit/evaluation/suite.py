@@ -22,8 +22,9 @@ DEFAULT_SUITE = ("torchattacks.apgd:loss=ce:steps=100,torchattacks.apgdt:steps=1
 STANDARD_SUITE = ("torchattacks.apgd:loss=ce:steps=100,torchattacks.apgdt:steps=100,"
                   "torchattacks.fab:multi_targeted=True:steps=100,torchattacks.square:n_queries=5000")
 
-# The suite before AutoAttack's budgets: library defaults (APGD 10 steps, Square 1,000 queries).
-FAST_SUITE = "torchattacks.apgd:loss=ce,torchattacks.apgd:loss=dlr,torchattacks.square:n_queries=1000"
+# The suite before AutoAttack's budgets: torchattacks' quick values (APGD 10 steps, Square 1,000 queries).
+FAST_SUITE = ("torchattacks.apgd:loss=ce:steps=10,torchattacks.apgd:loss=dlr:steps=10,"
+              "torchattacks.square:n_queries=1000")
 
 SUITES = {
     "default": (DEFAULT_SUITE, ("AutoAttack standard's attacks, budgets spent where they find something "

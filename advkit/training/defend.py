@@ -22,16 +22,17 @@ def make_defense(name: str, **params):
 
 
 def defend(name: str, model, train_data, test_data=None, *, params: dict | None = None, config=None,
-           eval_attack: str = "pgd", eval_params: dict | None = None, out: str | Path | None = None,
+           eval_attack: str = "apgd", eval_params: dict | None = None, out: str | Path | None = None,
            resume: bool = False, progress=None, stop_after: int | None = None,
            batch_size: int = 256) -> tuple[object, dict]:
     """Apply defense `name` to `model` trained on `train_data`; returns (defended model, summary).
 
-    Clean accuracy, robust accuracy under `eval_attack` (its `eps` defaults to the defense's own
-    `eps`, if it has one), the mean L1 norm of the logits and the share of inputs whose input
-    gradient is exactly zero are measured on `test_data` (default: `train_data`) before and after;
-    the summary says (and warns) when that is training data. With `out`, training state is checkpointed per epoch beside it (`resume=True` continues), and
-    the defended model (advkit checkpoint) and the summary (`out` with suffix .json) are written.
+    Clean accuracy, robust accuracy under `eval_attack` (default APGD-CE with 100 steps; its `eps`
+    defaults to the defense's own `eps`, if it has one), the mean L1 norm of the logits and the share
+    of inputs whose input gradient is exactly zero are measured on `test_data` (default:
+    `train_data`) before and after; the summary says (and warns) when that is training data. With
+    `out`, training state is checkpointed per epoch beside it (`resume=True` continues), and the
+    defended model (advkit checkpoint) and the summary (`out` with suffix .json) are written.
     `progress` (the attacks and the training, on stderr): auto, bar, plain, none or True/False; None
     (default) is the ambient mode (`advkit.progress_mode`), auto unless set.
     """

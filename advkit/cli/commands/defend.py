@@ -30,8 +30,9 @@ from advkit.cli.options import (
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
 @params_option
-@click.option("--eval-attack", default="pgd", show_default=True, metavar="NAME",
-              help="Attack measuring robust accuracy before and after.")
+@click.option("--eval-attack", default="apgd", show_default=True, metavar="NAME",
+              help="Attack measuring robust accuracy before and after (default: APGD-CE with AutoAttack's "
+                   "100 steps; `advkit evaluate` gives the AutoAttack-strength number).")
 @click.option("--eval-eps", default=None, metavar="F",
               help="Its eps (fractions like 8/255 work); default: the defense's eps, else the attack's default.")
 @click.option("--eval-param", "raw_eval_params", multiple=True, metavar="KEY=VALUE",
