@@ -1,9 +1,10 @@
 """advkit's default evaluate suite next to the reference AutoAttack standard, on the same samples.
 
-Per model (plain, saturated logits, quantised inputs, PGD-trained) and norm: both worst-case robust accuracies, their
-difference, the forward and backward passes each spent (samples through the network, counted by
-`advkit.evaluation.watch.ForwardWatch`) and seconds. Table on stdout, JSON with `--out` (with advkit's per-attack
-counts: samples attacked, fooled, extended past a trial, passes), written after every row.
+Per model (plain, saturated logits, quantised inputs, PGD-trained) and norm: both worst-case robust
+accuracies, their difference, the forward and backward passes each spent (samples through the
+network, counted by `advkit.evaluation.watch.ForwardWatch`) and seconds. Table on stdout, JSON with
+`--out` (with advkit's per-attack counts: samples attacked, fooled, extended past a trial, passes),
+written after every row.
 
     python benchmarks/bench_evaluate_vs_autoattack.py --data digits --n 200 --models plain,saturated \
         --norms Linf,L2 --out benchmarks/results/bench_evaluate_vs_autoattack.json

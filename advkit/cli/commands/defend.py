@@ -36,7 +36,7 @@ from advkit.cli.options import (
 @click.option("--eval-eps", default=None, metavar="F",
               help="Its eps (fractions like 8/255 work); default: the defense's eps, else the attack's default.")
 @click.option("--eval-param", "raw_eval_params", multiple=True, metavar="KEY=VALUE",
-              help="Other parameter of the eval attack (repeatable), e.g. alpha=0.025 or steps=20.")
+              help="Other parameter of the eval attack (repeatable), e.g. steps=20 or loss=dlr.")
 @click.option("--eval-n", type=int, default=500, show_default=True, help="Test samples for the evaluation.")
 @device_option
 @progress_option
