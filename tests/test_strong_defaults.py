@@ -41,20 +41,18 @@ def test_bad_binary_search_steps_is_a_usage_error(digits):
                       progress=False)
 
 
-@pytest.mark.parametrize("name", ["apgd", "apgdt", "fab"])
-def test_autoattack_family_short_names_run_autoattacks_budget(name, digits):
+@pytest.mark.parametrize("name", ["pgd", "pgdl2", "apgd", "apgdt", "fab"])
+def test_iterative_short_names_run_a_hundred_steps(name, digits):
     result = advkit.attack(name, advkit.default_model(), digits.x[:8], digits.y[:8], eps=EPS, seed=0, progress=False)
     assert result.params["steps"] == 100  # torchattacks' own default is 10
     assert advkit.get_attack(f"torchattacks.{name}").default_texts()["steps"] == "100"  # what `advkit list` shows
 
 
-def test_defend_measures_with_apgd_by_default():
-    import inspect
-
-    from advkit.cli.commands.defend import defend_command as command
-
-    assert inspect.signature(advkit.defend).parameters["eval_attack"].default == "apgd"
-    assert next(p.default for p in command.params if p.name == "eval_attack") == "apgd"
+def test_default_pgd_finds_more_than_torchattacks_ten_steps(digits):
+    model = advkit.default_model()
+    hundred = advkit.attack("pgd", model, digits.x, digits.y, eps=EPS, seed=0, progress=False)
+    ten = advkit.attack("pgd", model, digits.x, digits.y, eps=EPS, steps=10, seed=0, progress=False)
+    assert hundred.robust_accuracy < ten.robust_accuracy  # measured 62.7% against 63.5% on the 359 digits
 
 
 def test_suite_names_stand_for_their_attacks():
